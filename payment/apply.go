@@ -1,0 +1,299 @@
+package payment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// maxCASAttempts bounds compare-and-set retries against concurrent writers.
+const maxCASAttempts = 20
+
+// change is what one step decided to write.
+type change struct {
+	changed bool    // the payment must be written
+	events  []Event // written with it, and notified
+	audit   []Event // audit only, written when nothing else is
+}
+
+// updatePayment applies decide to the payment in a compare-and-set loop: on
+// a conflict it re-reads and decides again. cur, when not nil, is the
+// payment as last read (it saves a read on the first attempt).
+func (s *Service) updatePayment(ctx context.Context, id string, cur *Payment, decide func(p *Payment, now time.Time) (change, error)) (*Payment, error) {
+	for attempt := 0; attempt < maxCASAttempts; attempt++ {
+		if cur == nil {
+			var err error
+			if cur, err = s.store.GetPayment(ctx, id); err != nil {
+				return nil, fmt.Errorf("payment: get %s: %w", id, err)
+			}
+		}
+		p := cur.Clone()
+		now := s.now()
+		c, err := decide(p, now)
+		if err != nil {
+			return nil, err
+		}
+		if !c.changed {
+			if len(c.audit) > 0 {
+				if err := s.store.AppendEvents(ctx, c.audit); err != nil {
+					return nil, fmt.Errorf("payment: audit %s: %w", id, err)
+				}
+			}
+			return cur, nil
+		}
+		p.UpdatedAt = now
+		s.fillEventData(c.events, p)
+		err = s.store.UpdatePayment(ctx, p, c.events)
+		if errors.Is(err, ErrConflict) {
+			cur = nil
+			casBackoff(attempt)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("payment: update %s: %w", id, err)
+		}
+		if len(c.events) > 0 {
+			s.notifyDispatcher()
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("payment: update %s: gave up after %d concurrent changes: %w", id, maxCASAttempts, ErrConflict)
+}
+
+// casBackoff sleeps a little, more after each lost race, so that writers
+// that keep colliding spread out.
+func casBackoff(attempt int) {
+	if attempt == 0 {
+		return
+	}
+	max := time.Duration(min(attempt, 8)) * 200 * time.Microsecond
+	time.Sleep(time.Duration(rand.Int64N(int64(max)) + 1)) //nolint:gosec // jitter, not security
+}
+
+// applyPaymentState records what a provider reported about a payment.
+func (s *Service) applyPaymentState(ctx context.Context, cur *Payment, st *PaymentState, src Source, eventKey string) (*Payment, error) {
+	return s.updatePayment(ctx, cur.ID, cur, func(p *Payment, now time.Time) (change, error) {
+		return s.plan(p, st, src, eventKey, now), nil
+	})
+}
+
+// plan decides, for a reported state, the change to p (made in place) and
+// the events. It is the state machine's one entry point for provider news:
+//   - the same status changes nothing and makes no event (a duplicate);
+//   - an allowed transition moves the payment and makes one event;
+//   - success or authorization for another amount or currency never
+//     moves it: the payment is flagged amount_mismatch;
+//   - a success after a failure, or a failure after success, never flips
+//     it: the payment is flagged conflicting_outcome;
+//   - anything else (a stale or backward event) is audited as ignored.
+func (s *Service) plan(p *Payment, st *PaymentState, src Source, eventKey string, now time.Time) change {
+	var c change
+	if st.ProviderReference != "" && p.ProviderReference == "" {
+		p.ProviderReference = st.ProviderReference
+		c.changed = true
+	}
+	if st.Card != nil && p.Card == nil {
+		p.Card = st.Card
+		c.changed = true
+	}
+	var reasons []string
+	flag := func(f, reason string) {
+		if !p.HasFlag(f) {
+			p.Flags = append(p.Flags, f)
+			reasons = append(reasons, reason)
+		}
+	}
+	for _, f := range st.Flags {
+		flag(f, "provider flagged "+f)
+	}
+
+	from, to := p.Status, st.Status
+	var ignored string
+	switch {
+	case to == "" || to == from:
+		// Nothing to move (a duplicate or a state we already have).
+	case !to.Valid():
+		ignored = fmt.Sprintf("unknown status %q", to)
+	case (to == StatusSucceeded || to == StatusAuthorized) && st.Amount != nil &&
+		(st.Amount.Amount != p.Amount || st.Amount.Currency != p.Currency):
+		flag(FlagAmountMismatch, fmt.Sprintf("provider reported %s %s, expected %s", to, st.Amount, p.Money()))
+		ignored = "amount mismatch"
+	case !CanTransition(from, to):
+		if conflicting(from, to) {
+			flag(FlagConflictingOutcome, fmt.Sprintf("provider reported %s after %s", to, from))
+		}
+		ignored = fmt.Sprintf("stale or conflicting: %s after %s", to, from)
+	default:
+		s.transition(p, st, now)
+		typ := paymentEventType(from, to)
+		c.events = append(c.events, s.newEvent(typ, p, src, eventKey, string(from)))
+		c.changed = true
+	}
+	if len(reasons) > 0 {
+		ev := s.newEvent(EventPaymentFlagged, p, src, eventKey, string(p.Status))
+		ev.Reason = reasons[0]
+		c.events = append(c.events, ev)
+		c.changed = true
+	}
+	if ignored != "" && len(c.events) == 0 {
+		ev := s.newEvent(EventIgnored, p, src, eventKey, string(p.Status))
+		ev.To = string(to)
+		ev.Reason = ignored
+		c.audit = append(c.audit, ev)
+	}
+	return c
+}
+
+// transition moves p to st.Status and sets what comes with the new status.
+func (s *Service) transition(p *Payment, st *PaymentState, now time.Time) {
+	p.Status = st.Status
+	if st.ExpiresAt != nil {
+		p.ExpiresAt = st.ExpiresAt
+	}
+	switch st.Status {
+	case StatusRequiresAction:
+		if st.NextAction != nil {
+			p.NextAction = st.NextAction
+		}
+	case StatusSucceeded:
+		p.AmountCaptured = p.Amount
+		if st.AmountCaptured != nil && *st.AmountCaptured > 0 && *st.AmountCaptured <= p.Amount {
+			p.AmountCaptured = *st.AmountCaptured
+		}
+		p.NextAction, p.Failure = nil, nil
+	case StatusFailed, StatusCanceled, StatusExpired:
+		p.NextAction = nil
+		p.Failure = st.Failure
+		if p.Failure == nil {
+			p.Failure = defaultFailure(st.Status)
+		}
+	case StatusAuthorized, StatusProcessing:
+		p.NextAction = nil
+	case StatusPending, StatusPartiallyRefunded, StatusRefunded:
+	}
+	p.NextSyncAt = s.nextSync(p, now)
+}
+
+// nextSync says when the sweeper should next ask about p: a while after
+// now for statuses that wait on the provider, never for the others.
+// Intervals grow with the payment's age, up to maxSyncInterval.
+func (s *Service) nextSync(p *Payment, now time.Time) *time.Time {
+	switch p.Status {
+	case StatusPending, StatusRequiresAction, StatusProcessing:
+	default:
+		return nil
+	}
+	delay := max(s.cfg.syncAfter, min(s.cfg.maxSyncInterval, now.Sub(p.CreatedAt)/4))
+	t := now.Add(delay)
+	if p.ExpiresAt != nil && p.ExpiresAt.After(now) && p.ExpiresAt.Before(t) {
+		t = p.ExpiresAt.Add(time.Second) // look right after it expires
+	}
+	return &t
+}
+
+func defaultFailure(st Status) *Failure {
+	switch st {
+	case StatusExpired:
+		return &Failure{Code: FailureExpired, Message: "the payment expired before it was paid"}
+	case StatusCanceled:
+		return &Failure{Code: FailureCanceled, Message: "the payment was canceled"}
+	default:
+		return &Failure{Code: FailureProviderError, Message: "the payment failed"}
+	}
+}
+
+// conflicting reports whether to contradicts from's outcome: money moved
+// after a failure, or a failure after money moved.
+func conflicting(from, to Status) bool {
+	moved := to.Paid() || to == StatusAuthorized
+	if from == StatusFailed && moved {
+		return true
+	}
+	return from.Paid() && (to == StatusFailed || to == StatusCanceled || to == StatusExpired)
+}
+
+// paymentEventType names the event of a transition.
+func paymentEventType(from, to Status) EventType {
+	if IsLateSuccess(from, to) {
+		return EventPaymentSucceededLate
+	}
+	switch to {
+	case StatusRequiresAction:
+		return EventPaymentRequiresAction
+	case StatusProcessing:
+		return EventPaymentProcessing
+	case StatusAuthorized:
+		return EventPaymentAuthorized
+	case StatusSucceeded:
+		return EventPaymentSucceeded
+	case StatusPartiallyRefunded:
+		return EventPaymentPartiallyRefunded
+	case StatusRefunded:
+		return EventPaymentRefunded
+	case StatusFailed:
+		return EventPaymentFailed
+	case StatusCanceled:
+		return EventPaymentCanceled
+	case StatusExpired:
+		return EventPaymentExpired
+	case StatusPending:
+		return EventPaymentCreated
+	}
+	return EventType("payment." + string(to))
+}
+
+// newEvent makes an event about a payment; Data is filled when written.
+func (s *Service) newEvent(typ EventType, p *Payment, src Source, eventKey, from string) Event {
+	now := s.now()
+	return Event{
+		Object:          "event",
+		ID:              s.ids.newID(PrefixEvent, now),
+		Type:            typ,
+		ObjectID:        p.ID,
+		PaymentID:       p.ID,
+		From:            from,
+		To:              string(p.Status),
+		Source:          src,
+		ProviderEventID: eventKey,
+		CreatedAt:       now,
+	}
+}
+
+// fillEventData snapshots the object into events about it that have no
+// data yet.
+func (s *Service) fillEventData(events []Event, obj interface{ objectID() string }) {
+	var data json.RawMessage
+	for i := range events {
+		if events[i].Data != nil || events[i].ObjectID != obj.objectID() {
+			continue
+		}
+		if data == nil {
+			b, err := json.Marshal(obj)
+			if err != nil {
+				continue
+			}
+			data = b
+		}
+		events[i].Data = data
+	}
+}
+
+func (p *Payment) objectID() string { return p.ID }
+func (r *Refund) objectID() string  { return r.ID }
+func (p *Payout) objectID() string  { return p.ID }
+
+// addFlags is used by callers that flag outside plan.
+func addFlags(p *Payment, flags ...string) bool {
+	added := false
+	for _, f := range flags {
+		if !slices.Contains(p.Flags, f) {
+			p.Flags = append(p.Flags, f)
+			added = true
+		}
+	}
+	return added
+}
