@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"time"
 )
 
@@ -285,15 +284,3 @@ func (s *Service) fillEventData(events []Event, obj interface{ objectID() string
 func (p *Payment) objectID() string { return p.ID }
 func (r *Refund) objectID() string  { return r.ID }
 func (p *Payout) objectID() string  { return p.ID }
-
-// addFlags is used by callers that flag outside plan.
-func addFlags(p *Payment, flags ...string) bool {
-	added := false
-	for _, f := range flags {
-		if !slices.Contains(p.Flags, f) {
-			p.Flags = append(p.Flags, f)
-			added = true
-		}
-	}
-	return added
-}

@@ -95,7 +95,7 @@ func (s *Service) Checkout(ctx context.Context, params *CheckoutParams) (*Paymen
 		NotifyURL:    s.notifyURL(prov.Name()),
 		ClientIP:     params.ClientIP,
 	}
-	h, err := s.begin(ctx, params.IdempotencyKey, params.fingerprint(), PrefixPayment)
+	h, err := s.begin(ctx, params.IdempotencyKey, params.fingerprint(), p.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +142,7 @@ func (s *Service) prepareCheckout(params *CheckoutParams) (Provider, *Payment, e
 	}
 	p := &Payment{
 		Object:        "payment",
+		ID:            s.ids.newID(PrefixPayment, now),
 		Provider:      prov.Name(),
 		Method:        params.Method,
 		OrderID:       params.OrderID,

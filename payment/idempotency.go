@@ -19,15 +19,14 @@ type idempotent struct {
 	replay     []byte
 }
 
-// begin claims key for the operation whose fingerprint is fp, reserving an
-// id with prefix for the object the request creates. It returns the stored
+// begin claims key for the operation whose fingerprint is fp, reserving id
+// for the object the request creates. It returns the stored
 // response when the key completed before, ErrIdempotencyMismatch when it was
 // used for another request, and ErrIdempotencyInProgress while another
 // request holds it. A request whose holder died resumes: it gets the dead
 // request's resource id back.
-func (s *Service) begin(ctx context.Context, key, fp, prefix string) (*idempotent, error) {
+func (s *Service) begin(ctx context.Context, key, fp, id string) (*idempotent, error) {
 	now := s.now()
-	id := s.ids.newID(prefix, now)
 	if key == "" {
 		return &idempotent{resourceID: id}, nil
 	}

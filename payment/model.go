@@ -105,6 +105,10 @@ func (p *Payment) Clone() *Payment {
 	if p.NextAction != nil {
 		na := *p.NextAction
 		na.ExpiresAt = cloneTime(na.ExpiresAt)
+		if na.BankAccount != nil {
+			ba := *na.BankAccount
+			na.BankAccount = &ba
+		}
 		c.NextAction = &na
 	}
 	if p.Failure != nil {

@@ -186,7 +186,7 @@ func (s *Service) Refund(ctx context.Context, params *RefundParams) (*Refund, er
 		PaymentID, Reason string
 		Amount            int64
 	}{params.PaymentID, params.Reason, params.Amount})
-	h, err := s.begin(ctx, params.IdempotencyKey, fp, PrefixRefund)
+	h, err := s.begin(ctx, params.IdempotencyKey, fp, s.ids.newID(PrefixRefund, s.now()))
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func (s *Service) CreatePayout(ctx context.Context, params *PayoutParams) (*Payo
 	}
 	now := s.now()
 	po := &Payout{
-		Object: "payout", Provider: params.Provider, OrderID: params.OrderID, Amount: params.Amount,
+		Object: "payout", ID: s.ids.newID(PrefixPayout, now), Provider: params.Provider, OrderID: params.OrderID, Amount: params.Amount,
 		Currency: params.Currency, BankAccount: *params.BankAccount, Status: PayoutPending,
 		Metadata: params.Metadata, CreatedAt: now, UpdatedAt: now,
 	}
@@ -67,7 +67,7 @@ func (s *Service) CreatePayout(ctx context.Context, params *PayoutParams) (*Payo
 	}
 	p2 := *params
 	p2.IdempotencyKey = ""
-	h, err := s.begin(ctx, params.IdempotencyKey, fingerprint("payout", &p2), PrefixPayout)
+	h, err := s.begin(ctx, params.IdempotencyKey, fingerprint("payout", &p2), po.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,11 @@ import (
 // implementation, so new behaviour comes as a new optional interface.
 
 // Store keeps payments, refunds, payouts, events, idempotency keys and the
-// webhook inbox and notification outbox. Every method is atomic: it applies
+// webhook inbox and notification outbox.
+//
+// Wherever a method "appends events", every event is kept for ListEvents,
+// and every event that Notifies (all but EventIgnored) also gets an outbox
+// message: ID and Stream from the event, first due at the event's CreatedAt. Every method is atomic: it applies
 // all of its writes or none. Implementations must be safe for concurrent use.
 //
 // Errors wrap ErrNotFound, ErrAlreadyExists or ErrConflict where the
@@ -26,7 +30,7 @@ import (
 // storetest.Run(t, newStore).
 type Store interface {
 	// CreatePayment inserts p with Version 1 (it sets p.Version) and
-	// appends events, each also to the outbox. It fails with
+	// appends events. It fails with
 	// ErrAlreadyExists when a payment with p.ID exists, or when another
 	// payment for the same Provider and OrderID holds the order. A payment
 	// holds its order from creation until it first reaches failed, canceled
@@ -38,11 +42,12 @@ type Store interface {
 	// ProviderReference, or ErrNotFound.
 	GetPaymentByReference(ctx context.Context, provider, reference string) (*Payment, error)
 	// FindPayments returns the payments for an order id, oldest first. An
-	// empty provider matches every provider. No match is an empty slice.
+	// empty provider matches every provider. No match is an empty, non-nil
+	// slice.
 	FindPayments(ctx context.Context, provider, orderID string) ([]*Payment, error)
 	// UpdatePayment is a compare-and-set: it replaces the stored payment
 	// p.ID with p only if the stored Version equals p.Version, then sets
-	// p.Version to Version+1, and appends events, each also to the outbox.
+	// p.Version to Version+1, and appends events.
 	// A different stored Version is ErrConflict (nothing written); a missing
 	// payment is ErrNotFound.
 	UpdatePayment(ctx context.Context, p *Payment, events []Event) error
@@ -60,8 +65,7 @@ type Store interface {
 	// ListRefunds returns a payment's refunds, oldest first.
 	ListRefunds(ctx context.Context, paymentID string) ([]*Refund, error)
 
-	// CreatePayout inserts p with Version 1 and appends events (and outbox
-	// rows). ErrAlreadyExists when p.ID exists or a payout with the same
+	// CreatePayout inserts p with Version 1 and appends events. ErrAlreadyExists when p.ID exists or a payout with the same
 	// Provider and OrderID exists.
 	CreatePayout(ctx context.Context, p *Payout, events []Event) error
 	// GetPayout returns the payout or ErrNotFound.
@@ -489,7 +493,9 @@ type Quoter interface {
 }
 
 // CheckoutValidator checks a checkout against the provider's own field
-// rules before anything is recorded or sent. Errors wrap ErrInvalidInput,
+// rules before anything is recorded or sent. The request's Payment has its
+// id (the one it will be recorded with, unless a retry resumes an earlier
+// request, whose id has the same form) and is still pending. Errors wrap ErrInvalidInput,
 // as a *ValidationError naming the field.
 type CheckoutValidator interface {
 	ValidateCheckout(req *StartRequest) error

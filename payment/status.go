@@ -117,6 +117,15 @@ func CanTransition(from, to Status) bool {
 	return slices.Contains(transitions[from], to)
 }
 
+// CheckTransition returns nil when the state machine allows from -> to,
+// and a *TransitionError (wrapping ErrInvalidTransition) otherwise.
+func CheckTransition(from, to Status) error {
+	if CanTransition(from, to) {
+		return nil
+	}
+	return &TransitionError{From: from, To: to}
+}
+
 // IsLateSuccess reports whether from -> to is the late-success exception:
 // a provider-confirmed success after the payment was canceled or expired
 // locally.

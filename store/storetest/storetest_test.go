@@ -1,0 +1,238 @@
+package storetest_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paykit/paykit/payment"
+	"github.com/paykit/paykit/store/memstore"
+	"github.com/paykit/paykit/store/storetest"
+)
+
+// A conformance suite that cannot fail proves nothing: each mutant below
+// breaks one contract of a correct store, and the suite must catch it.
+
+type noCAS struct{ payment.Store }
+
+func (m noCAS) UpdatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
+	if cur, err := m.GetPayment(ctx, p.ID); err == nil {
+		p.Version = cur.Version
+	}
+	return m.Store.UpdatePayment(ctx, p, events)
+}
+
+type refundNoCAS struct{ payment.Store }
+
+func (m refundNoCAS) CreateRefund(ctx context.Context, r *payment.Refund, p *payment.Payment, events []payment.Event) error {
+	if cur, err := m.GetPayment(ctx, p.ID); err == nil {
+		p.Version = cur.Version
+	}
+	return m.Store.CreateRefund(ctx, r, p, events)
+}
+
+type sharedPointer struct {
+	payment.Store
+	mu   *sync.Mutex
+	seen map[string]*payment.Payment
+}
+
+func (m sharedPointer) GetPayment(ctx context.Context, id string) (*payment.Payment, error) {
+	p, err := m.Store.GetPayment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.seen[id]; ok && old.Version == p.Version {
+		return old, nil
+	}
+	m.seen[id] = p
+	return p, nil
+}
+
+type localTime struct{ payment.Store }
+
+func (m localTime) GetPayment(ctx context.Context, id string) (*payment.Payment, error) {
+	p, err := m.Store.GetPayment(ctx, id)
+	if p != nil {
+		p.CreatedAt = p.CreatedAt.In(time.FixedZone("X", 3600))
+	}
+	return p, err
+}
+
+type reversedEvents struct{ payment.Store }
+
+func (m reversedEvents) ListEvents(ctx context.Context, id string) ([]payment.Event, error) {
+	evs, err := m.Store.ListEvents(ctx, id)
+	slices.Reverse(evs)
+	return evs, err
+}
+
+type nilFind struct{ payment.Store }
+
+func (m nilFind) FindPayments(ctx context.Context, provider, orderID string) ([]*payment.Payment, error) {
+	ps, err := m.Store.FindPayments(ctx, provider, orderID)
+	if len(ps) == 0 {
+		return nil, err
+	}
+	return ps, err
+}
+
+type inboxNoDedup struct{ payment.Store }
+
+func (m inboxNoDedup) RecordInbox(ctx context.Context, msg *payment.InboxMessage) (*payment.InboxMessage, bool, error) {
+	stored, _, err := m.Store.RecordInbox(ctx, msg)
+	return stored, true, err
+}
+
+type idemAlwaysAcquire struct{ payment.Store }
+
+func (m idemAlwaysAcquire) AcquireIdempotencyKey(ctx context.Context, rec *payment.IdempotencyRecord, now time.Time) (*payment.IdempotencyRecord, bool, error) {
+	stored, _, err := m.Store.AcquireIdempotencyKey(ctx, rec, now)
+	return stored, true, err
+}
+
+type claimOverLimit struct{ payment.Store }
+
+func (m claimOverLimit) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*payment.OutboxMessage, error) {
+	return m.Store.ClaimOutbox(ctx, owner, now, lease, limit+1)
+}
+
+type claimNoLease struct{ payment.Store }
+
+func (m claimNoLease) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*payment.OutboxMessage, error) {
+	msgs, err := m.Store.ClaimOutbox(ctx, owner, now, 0, limit)
+	for _, msg := range msgs {
+		msg.LeaseUntil = now.Add(lease).UTC()
+	}
+	return msgs, err
+}
+
+type dueNoLease struct{ payment.Store }
+
+func (m dueNoLease) ClaimDuePayments(ctx context.Context, now time.Time, _ time.Duration, limit int) ([]*payment.Payment, error) {
+	return m.Store.ClaimDuePayments(ctx, now, 0, limit)
+}
+
+type missingAsConflict struct{ payment.Store }
+
+func (m missingAsConflict) UpdatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
+	err := m.Store.UpdatePayment(ctx, p, events)
+	if errors.Is(err, payment.ErrNotFound) {
+		return payment.ErrConflict
+	}
+	return err
+}
+
+var mutants = map[string]struct {
+	group string // the suite group that must catch it
+	want  string // a contract the failure must name
+	wrap  func(payment.Store) payment.Store
+}{
+	"noCAS": {
+		"Payments", "UpdatePayment with a Version other than the stored one is ErrConflict",
+		func(s payment.Store) payment.Store { return noCAS{s} },
+	},
+	"refundNoCAS": {
+		"Refunds", "CreateRefund fails with ErrConflict when p's Version is stale",
+		func(s payment.Store) payment.Store { return refundNoCAS{s} },
+	},
+	"refundNoCASConcurrent": {
+		"Concurrency", "concurrent refunds never exceed AmountCaptured",
+		func(s payment.Store) payment.Store { return refundNoCAS{s} },
+	},
+	"sharedPointer": {
+		"Payments", "a Store never keeps or hands out shared pointers",
+		func(s payment.Store) payment.Store {
+			return sharedPointer{s, &sync.Mutex{}, map[string]*payment.Payment{}}
+		},
+	},
+	"localTime": {
+		"Payments", "times are returned in UTC",
+		func(s payment.Store) payment.Store { return localTime{s} },
+	},
+	"reversedEvents": {
+		"Events", "in the order they were appended",
+		func(s payment.Store) payment.Store { return reversedEvents{s} },
+	},
+	"nilFind": {
+		"Payments", "FindPayments with no match returns an empty slice",
+		func(s payment.Store) payment.Store { return nilFind{s} },
+	},
+	"inboxNoDedup": {
+		"Inbox", "RecordInbox stores a provider event once per (Provider, EventKey)",
+		func(s payment.Store) payment.Store { return inboxNoDedup{s} },
+	},
+	"idemAlwaysAcquire": {
+		"Idempotency", "acquired false",
+		func(s payment.Store) payment.Store { return idemAlwaysAcquire{s} },
+	},
+	"claimOverLimit": {
+		"Outbox", "up to limit",
+		func(s payment.Store) payment.Store { return claimOverLimit{s} },
+	},
+	"claimNoLease": {
+		"Outbox", "two claimers never hold it at once",
+		func(s payment.Store) payment.Store { return claimNoLease{s} },
+	},
+	"dueNoLease": {
+		"Sweeper", "moves their NextSyncAt to now+lease",
+		func(s payment.Store) payment.Store { return dueNoLease{s} },
+	},
+	"missingAsConflict": {
+		"Payments", "UpdatePayment of a missing payment is ErrNotFound",
+		func(s payment.Store) payment.Store { return missingAsConflict{s} },
+	},
+}
+
+const mutantEnv = "STORETEST_MUTANT"
+
+// TestMutant runs the suite against the mutant named in $STORETEST_MUTANT;
+// TestSuiteCatchesMutants starts it in a child process, one per mutant.
+func TestMutant(t *testing.T) {
+	name := os.Getenv(mutantEnv)
+	if name == "" {
+		t.Skip("run by TestSuiteCatchesMutants")
+	}
+	m, ok := mutants[name]
+	require.True(t, ok, "unknown mutant %q", name)
+	storetest.Run(t, func(*testing.T) payment.Store { return m.wrap(memstore.New()) })
+}
+
+func TestSuiteCatchesMutants(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a child process per mutant")
+	}
+	for name, m := range mutants {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.CommandContext(t.Context(), os.Args[0],
+				"-test.run=^TestMutant$/^"+m.group+"$", "-test.count=1")
+			cmd.Env = append(os.Environ(), mutantEnv+"="+name)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, "the suite must fail against mutant %s; output:\n%s", name, out)
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "the child process ran")
+			require.Containsf(t, string(out), m.want,
+				"the failure must name the broken contract %q; output:\n%s", m.want, out)
+		})
+	}
+}
+
+// TestMemstoreShared runs the suite against one memstore shared by every
+// subtest, as a shared SQL database would be: the suite must not assume an
+// empty store.
+func TestMemstoreShared(t *testing.T) {
+	t.Parallel()
+	s := memstore.New()
+	storetest.Run(t, func(*testing.T) payment.Store { return s })
+}
