@@ -10,7 +10,9 @@ BENCHCOUNT    ?= 6
 # Every fuzz target, as package:Target. `make test` runs each for $(FUZZTIME);
 # `make fuzz FUZZTIME=2m` runs them longer.
 FUZZ_TARGETS := \
-	./payment:FuzzParseDecimal
+	./payment:FuzzParseDecimal \
+	./providers/sandbox:FuzzParseWebhook \
+	./providers/sandbox:FuzzParseSignedWebhook
 
 .PHONY: test vet lint unit fuzz bench tools postgres clean
 
@@ -21,7 +23,7 @@ vet:
 	$(GO) vet ./...
 
 lint: $(GOLANGCI_LINT)
-	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --allow-parallel-runners ./...
 
 ## postgres: make a PostgreSQL server reachable for the bunstore tests when one is installed.
 postgres:

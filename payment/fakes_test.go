@@ -89,9 +89,11 @@ type scriptedEvent struct {
 	Amount    *payment.Money `json:"amount,omitempty"`
 }
 
-func (s *scripted) Name() string                { return s.name }
-func (s *scripted) Methods() []payment.Method   { return []payment.Method{payment.MethodQR, payment.MethodCard} }
-func (s *scripted) Currencies() []string        { return []string{"THB", "VND"} }
+func (s *scripted) Name() string { return s.name }
+func (s *scripted) Methods() []payment.Method {
+	return []payment.Method{payment.MethodQR, payment.MethodCard}
+}
+func (s *scripted) Currencies() []string { return []string{"THB", "VND"} }
 func (s *scripted) setStart(f func(*payment.StartRequest) (*payment.PaymentState, error)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -28,7 +28,7 @@ type idSource struct {
 }
 
 func (s *idSource) newID(prefix string, now time.Time) string {
-	ms := uint64(now.UnixMilli()) //nolint:gosec // times before 1970 are not used
+	ms := uint64(now.UnixMilli())
 	s.mu.Lock()
 	var r [10]byte
 	if ms <= s.lastMS {

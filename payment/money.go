@@ -198,7 +198,7 @@ func ParseDecimal(s string, exponent int) (int64, error) {
 		if u > uint64(math.MaxInt64)+1 {
 			return 0, fmt.Errorf("%w: %q is out of range", ErrInvalidAmount, orig)
 		}
-		return -int64(u - 1) - 1, nil //nolint:gosec // range checked above
+		return -int64(u-1) - 1, nil
 	}
 	if u > math.MaxInt64 {
 		return 0, fmt.Errorf("%w: %q is out of range", ErrInvalidAmount, orig)

@@ -1,7 +1,6 @@
 package payment_test
 
 import (
-	"errors"
 	"math"
 	"testing"
 
@@ -120,7 +119,7 @@ func FuzzParseDecimal(f *testing.F) {
 		exp = ((exp % 5) + 5) % 5
 		v, err := payment.ParseDecimal(s, exp)
 		if err != nil {
-			require.True(t, errors.Is(err, payment.ErrInvalidAmount))
+			require.ErrorIs(t, err, payment.ErrInvalidAmount)
 			return
 		}
 		// Whatever parses formats back to a string that parses to the same value.

@@ -194,4 +194,3 @@ func WithInstanceID(id string) Option {
 		return nil
 	})
 }
-

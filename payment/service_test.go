@@ -94,8 +94,10 @@ func TestCheckoutQRWebhookRefund(t *testing.T) {
 	require.Equal(t, "display_qr", p.NextAction.Type)
 	require.Equal(t, "ref_"+p.ID, p.ProviderReference, "provider idempotency key is our payment id")
 
-	ack, err := b.hook(ctx, scriptedEvent{Key: "e1", Reference: p.ProviderReference, Status: payment.StatusSucceeded,
-		Amount: &payment.Money{Amount: 100000, Currency: "THB"}})
+	ack, err := b.hook(ctx, scriptedEvent{
+		Key: "e1", Reference: p.ProviderReference, Status: payment.StatusSucceeded,
+		Amount: &payment.Money{Amount: 100000, Currency: "THB"},
+	})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"ok":true}`, string(ack.Body))
 	got := paymenttest.RequireStatus(t, b.svc, p.ID, payment.StatusSucceeded)
@@ -233,8 +235,10 @@ func TestIdempotencyKeyReleasedOnValidationError(t *testing.T) {
 	ctx := t.Context()
 	// A provider-level validation error (the sandbox needs a bank account
 	// for bank transfers) must not burn the key.
-	params := &payment.CheckoutParams{Provider: "sandbox", Method: payment.MethodBankTransfer, OrderID: "ord-bt",
-		Amount: 100000, Currency: "THB", IdempotencyKey: "key-bt"}
+	params := &payment.CheckoutParams{
+		Provider: "sandbox", Method: payment.MethodBankTransfer, OrderID: "ord-bt",
+		Amount: 100000, Currency: "THB", IdempotencyKey: "key-bt",
+	}
 	_, err := b.svc.Checkout(ctx, params)
 	require.ErrorIs(t, err, payment.ErrInvalidInput)
 	params.Customer = &payment.Customer{Name: "A", BankAccount: &payment.BankAccount{BankCode: "KBANK", Number: "1234567890", Name: "A"}}
@@ -603,7 +607,7 @@ func TestCaptureAndCancelRace(t *testing.T) {
 		go func() { defer wg.Done(); _, capErr = b.svc.Capture(ctx, p.ID, 0) }()
 		go func() { defer wg.Done(); _, cancelErr = b.svc.Cancel(ctx, p.ID) }()
 		wg.Wait()
-		require.True(t, (capErr == nil) != (cancelErr == nil), "exactly one wins: capture %v, cancel %v", capErr, cancelErr)
+		require.NotEqual(t, capErr == nil, cancelErr == nil, "exactly one wins: capture %v, cancel %v", capErr, cancelErr)
 		got, err := b.svc.GetPayment(ctx, p.ID)
 		require.NoError(t, err)
 		if capErr == nil {
@@ -671,8 +675,10 @@ func TestPayoutLifecycle(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	params := &payment.PayoutParams{Provider: "sandbox", OrderID: "wd-1", Amount: 100000, Currency: "THB",
-		BankAccount: &payment.BankAccount{BankCode: "KBANK", Number: "1234567890", Name: "John Doe"}, IdempotencyKey: "po-key"}
+	params := &payment.PayoutParams{
+		Provider: "sandbox", OrderID: "wd-1", Amount: 100000, Currency: "THB",
+		BankAccount: &payment.BankAccount{BankCode: "KBANK", Number: "1234567890", Name: "John Doe"}, IdempotencyKey: "po-key",
+	}
 	po, err := b.svc.CreatePayout(ctx, params)
 	require.NoError(t, err)
 	require.False(t, po.Status.Final(), "status %s failure %+v", po.Status, po.Failure)
@@ -686,8 +692,10 @@ func TestPayoutLifecycle(t *testing.T) {
 	require.Equal(t, payment.PayoutSucceeded, got.Status)
 	b.drain(t)
 	require.Contains(t, b.rec.Types(po.ID), payment.EventPayoutSucceeded)
-	_, err = b.svc.CreatePayout(ctx, &payment.PayoutParams{Provider: "scripted", OrderID: "x", Amount: 1, Currency: "THB",
-		BankAccount: params.BankAccount})
+	_, err = b.svc.CreatePayout(ctx, &payment.PayoutParams{
+		Provider: "scripted", OrderID: "x", Amount: 1, Currency: "THB",
+		BankAccount: params.BankAccount,
+	})
 	require.ErrorIs(t, err, payment.ErrUnsupported)
 }
 

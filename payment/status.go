@@ -106,12 +106,6 @@ func (s Status) Paid() bool {
 	return s == StatusSucceeded || s == StatusPartiallyRefunded || s == StatusRefunded
 }
 
-// releasesOrder reports whether a payment in s gives its order id back, so a
-// new payment may be started for the same order.
-func (s Status) releasesOrder() bool {
-	return s == StatusFailed || s == StatusCanceled || s == StatusExpired
-}
-
 // CanTransition reports whether the state machine allows from -> to.
 func CanTransition(from, to Status) bool {
 	return slices.Contains(transitions[from], to)
@@ -131,29 +125,6 @@ func CheckTransition(from, to Status) error {
 // locally.
 func IsLateSuccess(from, to Status) bool {
 	return to == StatusSucceeded && (from == StatusCanceled || from == StatusExpired)
-}
-
-// rank orders the statuses along the happy path, so an event that would move
-// backwards (a pending webhook after success) can be told from a conflict.
-func (s Status) rank() int {
-	switch s {
-	case StatusPending:
-		return 0
-	case StatusRequiresAction:
-		return 1
-	case StatusProcessing:
-		return 2
-	case StatusAuthorized:
-		return 3
-	case StatusSucceeded:
-		return 4
-	case StatusPartiallyRefunded:
-		return 5
-	case StatusRefunded:
-		return 6
-	default: // failed, canceled, expired: final without money
-		return 7
-	}
 }
 
 // RefundStatus is where a refund is.

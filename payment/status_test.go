@@ -19,7 +19,7 @@ var allowed = map[[2]payment.Status]bool{
 	{"authorized", "succeeded"}: true, {"authorized", "failed"}: true, {"authorized", "canceled"}: true, {"authorized", "expired"}: true,
 	{"succeeded", "partially_refunded"}: true, {"succeeded", "refunded"}: true,
 	{"partially_refunded", "refunded"}: true,
-	{"canceled", "succeeded"}: true, {"expired", "succeeded"}: true, // late success
+	{"canceled", "succeeded"}:          true, {"expired", "succeeded"}: true, // late success
 }
 
 func TestTransitionTableEveryPair(t *testing.T) {
