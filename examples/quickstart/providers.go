@@ -64,7 +64,7 @@ func newRegistry(logger *zap.Logger) (*registry, error) {
 	}
 	r.closers = append(r.closers, func() { _ = sb.Close() })
 	r.add(sb, sb)
-	for _, addVendor := range []func(*registry, *zap.Logger) error{} {
+	for _, addVendor := range []func(*registry, *zap.Logger) error{addPayPlus} {
 		if err := addVendor(r, logger); err != nil {
 			r.close()
 			return nil, err
