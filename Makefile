@@ -12,7 +12,9 @@ BENCHCOUNT    ?= 6
 FUZZ_TARGETS := \
 	./payment:FuzzParseDecimal \
 	./providers/sandbox:FuzzParseWebhook \
-	./providers/sandbox:FuzzParseSignedWebhook
+	./providers/sandbox:FuzzParseSignedWebhook \
+	./providers/payplus:FuzzParseWebhook \
+	./providers/appotapay:FuzzParseWebhook
 
 .PHONY: test vet lint unit fuzz bench tools postgres clean
 

@@ -12,7 +12,7 @@ import (
 // addPayPlus registers payplus: against PAYKIT_PAYPLUS_BASE_URL when set
 // (with PAYKIT_PAYPLUS_MERCHANT_ID and PAYKIT_PAYPLUS_API_KEY), otherwise
 // against an in-process simulator that plays the payer and the bank.
-func addPayPlus(r *registry, logger *zap.Logger) error {
+func addPayPlus(r *registry, _ string, logger *zap.Logger) error {
 	if base := os.Getenv("PAYKIT_PAYPLUS_BASE_URL"); base != "" {
 		p, err := payplus.New(payplus.Config{
 			BaseURL:    base,

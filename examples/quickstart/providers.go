@@ -56,7 +56,7 @@ func (r *registry) close() {
 // to its in-process simulator unless PAYKIT_<VENDOR>_BASE_URL names a real
 // server (then the customer's side is the vendor's own, and /sandbox/
 // cannot drive it).
-func newRegistry(logger *zap.Logger) (*registry, error) {
+func newRegistry(baseURL string, logger *zap.Logger) (*registry, error) {
 	r := &registry{customers: map[string]customer{}, banks: map[string]bank{}}
 	sb, err := sandbox.New(sandbox.WithLogger(logger), sandbox.WithOpeningBalance("THB", 10_000_000_00))
 	if err != nil {
@@ -64,8 +64,8 @@ func newRegistry(logger *zap.Logger) (*registry, error) {
 	}
 	r.closers = append(r.closers, func() { _ = sb.Close() })
 	r.add(sb, sb)
-	for _, addVendor := range []func(*registry, *zap.Logger) error{addPayPlus} {
-		if err := addVendor(r, logger); err != nil {
+	for _, addVendor := range []func(*registry, string, *zap.Logger) error{addPayPlus, addAppotaPay} {
+		if err := addVendor(r, baseURL, logger); err != nil {
 			r.close()
 			return nil, err
 		}
