@@ -409,7 +409,13 @@ type Capturer interface {
 
 // Confirmation is a step the customer finished outside: a wallet OTP.
 type Confirmation struct {
+	// OTP is the code the customer received.
 	OTP string `json:"otp" validate:"required,max=10"`
+	// PaymentToken is the instrument token of the checkout again, for
+	// providers whose confirmation must be authorised by it (an AppotaPay
+	// linked-wallet access token). Tokens are never stored, so a provider
+	// may otherwise only have it from memory. Never stored or logged.
+	PaymentToken string `json:"payment_token,omitempty" validate:"max=4096"`
 }
 
 // Confirmer finishes a payment that waits for the customer (an OTP).

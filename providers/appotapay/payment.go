@@ -412,9 +412,12 @@ func (p *Provider) Confirm(ctx context.Context, pay *payment.Payment, c *payment
 			Err: payment.InvalidField("otp", "must be 1 to 10 letters or digits"),
 		}
 	}
-	token, err := p.accessToken(ctx, pay)
-	if err != nil {
-		return nil, &payment.ProviderError{Provider: Name, Op: "confirm", Code: "no_access_token", Err: err}
+	token := c.PaymentToken
+	if token == "" {
+		var err error
+		if token, err = p.accessToken(ctx, pay); err != nil {
+			return nil, &payment.ProviderError{Provider: Name, Op: "confirm", Code: "no_access_token", Err: err}
+		}
 	}
 	body := confirmRequest{
 		OrderID:            OrderID(pay.ID),

@@ -925,3 +925,28 @@ func TestIPNOnFailureAndDuplicates(t *testing.T) {
 	require.Equal(t, keys[0], keys[1])
 	require.Len(t, b.sim.Callbacks(), 2)
 }
+
+// TestEWalletOTPConfirmWithTokenAfterRestart: a provider that never saw the
+// checkout (a restarted process) confirms with the token the host passes in
+// the Confirmation.
+func TestEWalletOTPConfirmWithTokenAfterRestart(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	req := walletCheckout(appotapaysim.WalletTokenOTP, 10_000)
+	st, err := b.p.Start(t.Context(), req)
+	require.NoError(t, err)
+	pay := req.Payment.Clone()
+	applyState(pay, st)
+
+	partner, key, secret := b.sim.Credentials()
+	restarted, err := appotapay.New(appotapay.Config{PartnerCode: partner, APIKey: key, SecretKey: secret},
+		appotapay.WithBaseURL(b.srv.URL), appotapay.WithEWalletBaseURL(b.srv.URL), appotapay.WithClock(b.clock))
+	require.NoError(t, err)
+	otp, err := b.sim.OTP(req.Payment.ID)
+	require.NoError(t, err)
+	_, err = restarted.Confirm(t.Context(), pay, &payment.Confirmation{OTP: otp})
+	require.ErrorIs(t, err, appotapay.ErrNoAccessToken, "without the token a restarted provider cannot confirm")
+	done, err := restarted.Confirm(t.Context(), pay, &payment.Confirmation{OTP: otp, PaymentToken: appotapaysim.WalletTokenOTP})
+	require.NoError(t, err)
+	require.Equal(t, payment.StatusSucceeded, done.Status)
+}
