@@ -14,7 +14,9 @@ FUZZ_TARGETS := \
 	./providers/sandbox:FuzzParseWebhook \
 	./providers/sandbox:FuzzParseSignedWebhook \
 	./providers/payplus:FuzzParseWebhook \
-	./providers/appotapay:FuzzParseWebhook
+	./providers/appotapay:FuzzParseWebhook \
+	./providers/vepara:FuzzParseWebhook \
+	./providers/vepara:FuzzDecryptHashKey
 
 .PHONY: test vet lint unit fuzz bench tools postgres clean
 

@@ -96,9 +96,11 @@ func (s *Service) reconcile(ctx context.Context, p *Payment) error {
 	st, err := syncer.Sync(pctx, p.Clone())
 	cancel()
 	switch {
-	case err != nil && errors.Is(err, ErrNotFound) && p.Status == StatusPending && abandoned:
-		// The provider never received it (we died before the call): it
-		// cannot have been paid.
+	case err != nil && errors.Is(err, ErrNotFound) && abandoned &&
+		(p.Status == StatusPending || p.Status == StatusProcessing):
+		// Long past its time, the provider says it never received it (we
+		// died before the call, or the call never arrived): it cannot have
+		// been paid.
 		st = &PaymentState{Status: StatusExpired}
 	case err != nil:
 		return fmt.Errorf("sync: %w", err)
