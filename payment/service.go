@@ -61,6 +61,10 @@ func New(store Store, opts ...Option) (*Service, error) {
 			return nil, err
 		}
 	}
+	if cfg.idempotencyLock <= cfg.providerTimeout {
+		return nil, fmt.Errorf("payment: New: the idempotency lock timeout (%s) must exceed the provider timeout (%s), "+
+			"or a retry could take over a request that is still waiting on the provider", cfg.idempotencyLock, cfg.providerTimeout)
+	}
 	if cfg.instanceID == "" {
 		var b [6]byte
 		_, _ = rand.Read(b[:])

@@ -801,3 +801,34 @@ func TestEveryPairThroughTheService(t *testing.T) {
 		}
 	}
 }
+
+func TestLockTimeoutMustExceedProviderTimeout(t *testing.T) {
+	t.Parallel()
+	_, err := payment.New(setup(t).store, payment.WithProviderTimeout(2*time.Minute))
+	require.ErrorContains(t, err, "lock timeout")
+	_, err = payment.New(setup(t).store, payment.WithProviderTimeout(2*time.Minute), payment.WithIdempotencyLockTimeout(3*time.Minute))
+	require.NoError(t, err)
+}
+
+func TestSweeperExpiresWhatTheProviderNeverReceived(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withOptions(payment.WithAbandonAfter(time.Hour)))
+	ctx := t.Context()
+	b.scripted.setStart(func(*payment.StartRequest) (*payment.PaymentState, error) {
+		return nil, &payment.ProviderError{Provider: "scripted", Op: "start", Retryable: true}
+	})
+	p, err := b.svc.Checkout(ctx, paymenttest.QRCheckout("scripted", "ord-never", 100, "THB"))
+	require.NoError(t, err)
+	require.Equal(t, payment.StatusProcessing, p.Status)
+	b.scripted.setSync(func(*payment.Payment) (*payment.PaymentState, error) {
+		return nil, &payment.ProviderError{Provider: "scripted", Op: "sync", Code: "36", Err: payment.ErrNotFound}
+	})
+	b.clock.Advance(30 * time.Minute)
+	_, err = b.svc.Sweep(ctx)
+	require.NoError(t, err)
+	paymenttest.RequireStatus(t, b.svc, p.ID, payment.StatusProcessing) // not yet abandoned: keep asking
+	b.clock.Advance(2 * time.Hour)
+	_, err = b.svc.Sweep(ctx)
+	require.NoError(t, err)
+	paymenttest.RequireStatus(t, b.svc, p.ID, payment.StatusExpired)
+}
