@@ -110,7 +110,9 @@ func (s *Service) Provider(name string) (Provider, error) {
 	return p, nil
 }
 
-func (s *Service) now() time.Time { return s.clock.Now().UTC() }
+// now reads the clock at the precision stores keep (microseconds), so what
+// a call returns equals what a later read returns.
+func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
 
 // lock serialises operations on one object within this process (capture
 // against cancel, for example), on top of the store's compare-and-set.
