@@ -54,7 +54,8 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	ln, err := net.Listen("tcp", cfg.addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
@@ -146,7 +147,8 @@ func newApp(ctx context.Context, cfg config, baseURL string, logger *zap.Logger)
 	}
 	a.svc = svc
 
-	api, err := httpx.NewHandler(svc, httpx.WithAPIKeys(cfg.apiKey), httpx.WithLogger(logger))
+	api, err := httpx.NewHandler(svc, httpx.WithAPIKeys(cfg.apiKey), httpx.WithLogger(logger),
+		httpx.WithRateLimit(httpx.RateLimit{}))
 	if err != nil {
 		a.close()
 		return nil, err

@@ -27,7 +27,8 @@ type server struct {
 
 func start(t *testing.T, db string) *server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	base := "http://" + ln.Addr().String()
 	cfg := config{addr: ln.Addr().String(), apiKey: "sk_test_quickstart", db: db}
@@ -48,7 +49,7 @@ func start(t *testing.T, db string) *server {
 		defer c()
 		_ = srv.Shutdown(shutdownCtx)
 		cancel()
-		<-runDone
+		require.NoError(t, <-runDone)
 		a.close()
 	}
 	t.Cleanup(stop)
