@@ -11,9 +11,11 @@ BENCHCOUNT    ?= 6
 # `make fuzz FUZZTIME=2m` runs them longer.
 FUZZ_TARGETS := \
 	./payment:FuzzParseDecimal \
+	./httpx:FuzzDecodeCheckout \
 	./providers/sandbox:FuzzParseWebhook \
 	./providers/sandbox:FuzzParseSignedWebhook \
 	./providers/payplus:FuzzParseWebhook \
+	./providers/villa:FuzzParseWebhook \
 	./providers/appotapay:FuzzParseWebhook \
 	./providers/vepara:FuzzParseWebhook \
 	./providers/vepara:FuzzDecryptHashKey

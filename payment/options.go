@@ -44,6 +44,8 @@ type config struct {
 	dispatchBatch      int
 	dispatchLease      time.Duration
 	maxDispatchBackoff time.Duration
+	endpoints          []*endpoint
+	webhookRetryWindow time.Duration
 }
 
 func defaultConfig() *config {
@@ -63,6 +65,7 @@ func defaultConfig() *config {
 		dispatchBatch:      100,
 		dispatchLease:      time.Minute,
 		maxDispatchBackoff: time.Hour,
+		webhookRetryWindow: 72 * time.Hour,
 	}
 }
 

@@ -329,6 +329,10 @@ type WebhookResult struct {
 	// Ack is the response the vendor expects; nil means 200 with an empty
 	// body.
 	Ack *WebhookAck
+	// Payload is what the inbox keeps of the callback; nil keeps the raw
+	// body. Providers whose callbacks carry tokens or other secrets return
+	// a copy without them.
+	Payload []byte
 }
 
 // WebhookAck is the HTTP response a vendor expects for a callback.

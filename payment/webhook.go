@@ -40,8 +40,12 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, req *Webho
 	if res == nil {
 		res = &WebhookResult{}
 	}
+	payload := req.Body
+	if res.Payload != nil {
+		payload = res.Payload
+	}
 	for i := range res.Events {
-		if err := s.handleWebhookEvent(ctx, provider, &res.Events[i], req.Body); err != nil {
+		if err := s.handleWebhookEvent(ctx, provider, &res.Events[i], payload); err != nil {
 			return nil, err
 		}
 	}

@@ -64,7 +64,7 @@ func newRegistry(baseURL string, logger *zap.Logger) (*registry, error) {
 	}
 	r.closers = append(r.closers, func() { _ = sb.Close() })
 	r.add(sb, sb)
-	for _, addVendor := range []func(*registry, string, *zap.Logger) error{addAppotaPay, addPayPlus, addVepara} {
+	for _, addVendor := range []func(*registry, string, *zap.Logger) error{addVilla, addAppotaPay, addPayPlus, addVepara} {
 		if err := addVendor(r, baseURL, logger); err != nil {
 			r.close()
 			return nil, err
