@@ -13,7 +13,7 @@ import (
 // Demo credentials of the in-process Villa simulator.
 const (
 	villaDemoAPIKey        = villasim.DefaultAPIKey
-	villaDemoWebhookSecret = "whsec_villa_quickstart_demo"
+	villaDemoWebhookSecret = "whsec_villa_quickstart_demo" //nolint:gosec // G101: the in-process simulator's demo secret
 )
 
 // addVilla registers villa: against PAYKIT_VILLA_BASE_URL when set (with
