@@ -112,6 +112,10 @@ func errorFor(err error, sc scope) *apiError {
 		// Also a provider's "cannot do partial refunds": the caller asked
 		// for something this provider does not offer.
 		e.status, e.code, e.message = http.StatusBadRequest, CodeInvalidInput, unsupportedMessage(err)
+	case errors.Is(err, payment.ErrInvalidState):
+		e.status, e.code, e.message = http.StatusConflict, CodeInvalidState, coreMessage(err)
+	case errors.Is(err, payment.ErrInvalidTransition):
+		e.status, e.code, e.message = http.StatusConflict, CodeInvalidState, "the payment's status does not allow this"
 	case errors.As(err, &pe):
 		e.details = map[string]string{"provider": pe.Provider}
 		if pe.Code != "" {
@@ -141,10 +145,6 @@ func errorFor(err error, sc scope) *apiError {
 		e.message = "already exists: an order has one live payment (or payout) per provider"
 	case errors.Is(err, payment.ErrConflict):
 		e.status, e.code, e.message = http.StatusConflict, CodeConflict, "a concurrent change won; retry"
-	case errors.Is(err, payment.ErrInvalidState):
-		e.status, e.code, e.message = http.StatusConflict, CodeInvalidState, coreMessage(err)
-	case errors.Is(err, payment.ErrInvalidTransition):
-		e.status, e.code, e.message = http.StatusConflict, CodeInvalidState, "the payment's status does not allow this"
 	case errors.Is(err, payment.ErrInvalidInput):
 		e.status, e.code, e.message = http.StatusBadRequest, CodeInvalidInput, coreMessage(err)
 	case errors.Is(err, payment.ErrUnavailable),

@@ -38,6 +38,10 @@ func TestErrorFor(t *testing.T) {
 		{"conflict", wrap(payment.ErrConflict), scopeObject, 409, CodeConflict, "", ""},
 		{"invalid state", fmt.Errorf("%w: cannot refund a pending payment", payment.ErrInvalidState), scopeObject, 409, CodeInvalidState, "", ""},
 		{"invalid transition", &payment.TransitionError{From: payment.StatusFailed, To: payment.StatusSucceeded}, scopeObject, 409, CodeInvalidState, "", ""},
+		{
+			"provider says the state does not allow it", wrap(&payment.ProviderError{Provider: "vepara", Op: "capture", Code: "113", Err: payment.ErrInvalidState}),
+			scopeObject, 409, CodeInvalidState, "", "",
+		},
 		{"in progress", payment.ErrIdempotencyInProgress, scopeObject, 409, CodeIdempotencyInProgress, "", "1"},
 		{"mismatch", payment.ErrIdempotencyMismatch, scopeObject, 422, CodeIdempotencyMismatch, "", ""},
 		{"refund exceeds", fmt.Errorf("%w: 5000 requested, 100 refundable", payment.ErrRefundExceedsCaptured), scopeObject, 422, CodeRefundExceedsCaptured, "amount", ""},
