@@ -1,0 +1,162 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/paykit/paykit/payment"
+)
+
+// outboxSelect reads outbox messages with their events; the query using it
+// names the outbox o and the event e.
+const outboxSelect = `SELECT o.event_id, o.stream, o.attempts, o.next_attempt_at, o.lease_owner,
+	o.lease_until, o.last_error, o.delivered_at, e.id, e.type, e.object_id, e.payment_id, e.from_status,
+	e.to_status, e.source, e.provider_event_id, e.reason, e.data, e.created_at`
+
+// claimable is the condition for an outbox message o to be claimed at the
+// first argument (given twice): not delivered, due, not leased, and the
+// oldest undelivered message of its stream.
+const claimable = `o.delivered_at IS NULL AND o.next_attempt_at <= ?
+	AND (o.lease_until IS NULL OR o.lease_until <= ?)
+	AND NOT EXISTS (SELECT 1 FROM paykit_outbox older
+		WHERE older.stream = o.stream AND older.delivered_at IS NULL AND older.seq < o.seq)`
+
+func scanOutbox(r scanner) (*payment.OutboxMessage, error) {
+	var (
+		m                                  payment.OutboxMessage
+		next, leaseUntil, delivered, evtAt scanTime
+		data                               []byte
+		e                                  = &m.Event
+	)
+	if err := r.Scan(&m.ID, &m.Stream, &m.Attempts, &next, &m.LeaseOwner, &leaseUntil, &m.LastError,
+		&delivered, &e.ID, &e.Type, &e.ObjectID, &e.PaymentID, &e.From, &e.To, &e.Source,
+		&e.ProviderEventID, &e.Reason, &data, &evtAt); err != nil {
+		return nil, err
+	}
+	e.Object = "event"
+	if data != nil {
+		e.Data = data
+	}
+	e.CreatedAt = evtAt.t
+	m.NextAttemptAt, m.LeaseUntil, m.DeliveredAt = next.t, leaseUntil.t, delivered.ptr()
+	return &m, nil
+}
+
+// ClaimOutbox implements payment.Store. On PostgreSQL it is one statement:
+// the claimable messages are locked with FOR UPDATE SKIP LOCKED, so
+// concurrent claimers pass over each other's rows instead of waiting, and
+// leased in the same statement. On SQLite the write lock serializes
+// claimers.
+func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*payment.OutboxMessage, error) {
+	out := []*payment.OutboxMessage{}
+	if limit <= 0 {
+		return out, nil
+	}
+	n, until := ts(now), ts(now.Add(lease))
+	scan := func(r scanner) error {
+		m, err := scanOutbox(r)
+		if err != nil {
+			return err
+		}
+		out = append(out, m)
+		return nil
+	}
+	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		out = out[:0]
+		if s.pg {
+			return queryRows(ctx, db, scan, `WITH c AS (
+				SELECT o.event_id FROM paykit_outbox o WHERE `+claimable+`
+				ORDER BY o.seq LIMIT ? FOR UPDATE OF o SKIP LOCKED
+			), u AS (
+				UPDATE paykit_outbox o SET lease_owner = ?, lease_until = ? FROM c
+				WHERE o.event_id = c.event_id RETURNING o.*
+			) `+outboxSelect+` FROM u o JOIN paykit_events e ON e.id = o.event_id ORDER BY o.seq`,
+				n, n, limit, owner, until)
+		}
+		rows, err := db.QueryContext(ctx, `UPDATE paykit_outbox SET lease_owner = ?, lease_until = ?
+			WHERE event_id IN (SELECT o.event_id FROM paykit_outbox o WHERE `+claimable+`
+			ORDER BY o.seq LIMIT ?) RETURNING event_id`, owner, until, n, n, limit)
+		if err != nil {
+			return err
+		}
+		var ids []any
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Err(); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		return queryRows(ctx, db, scan, outboxSelect+` FROM paykit_outbox o
+			JOIN paykit_events e ON e.id = o.event_id WHERE o.event_id IN (`+inList(len(ids))+`)
+			ORDER BY o.seq`, ids...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: claim outbox: %w", err)
+	}
+	return out, nil
+}
+
+// AckOutbox implements payment.Store.
+func (s *Store) AckOutbox(ctx context.Context, id, owner string, now time.Time) error {
+	err := s.leased(ctx, id, owner, `UPDATE paykit_outbox SET delivered_at = ?
+		WHERE event_id = ? AND lease_owner = ? AND delivered_at IS NULL`, ts(now), id, owner)
+	if err != nil {
+		return fmt.Errorf("bunstore: ack outbox %s: %w", id, err)
+	}
+	return nil
+}
+
+// RetryOutbox implements payment.Store.
+func (s *Store) RetryOutbox(ctx context.Context, id, owner string, next time.Time, lastErr string) error {
+	err := s.leased(ctx, id, owner, `UPDATE paykit_outbox SET lease_owner = '', lease_until = NULL,
+		attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+		WHERE event_id = ? AND lease_owner = ? AND delivered_at IS NULL`, lastErr, ts(next), id, owner)
+	if err != nil {
+		return fmt.Errorf("bunstore: retry outbox %s: %w", id, err)
+	}
+	return nil
+}
+
+// leased runs an update of a message owner holds: ErrNotFound when there is
+// no such message, ErrConflict when owner does not hold it.
+func (s *Store) leased(ctx context.Context, id, owner, sql string, args ...any) error {
+	return s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		if owner == "" {
+			return fmt.Errorf("empty lease owner: %w", payment.ErrConflict)
+		}
+		res, err := db.ExecContext(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		c, err := queryInt(ctx, db, `SELECT count(*) FROM paykit_outbox WHERE event_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if c == 0 {
+			return payment.ErrNotFound
+		}
+		return payment.ErrConflict
+	})
+}

@@ -1,0 +1,320 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/paykit/paykit/payment"
+)
+
+// paymentColumns are the columns of a payment that a caller sets (all but
+// version and holds_order), in the order of paymentArgs.
+var paymentColumns = []column{
+	{"id", "text"},
+	{"provider", "text"},
+	{"method", "text"},
+	{"order_id", "text"},
+	{"amount", "bigint"},
+	{"currency", "text"},
+	{"amount_captured", "bigint"},
+	{"amount_refunded", "bigint"},
+	{"amount_refund_pending", "bigint"},
+	{"status", "text"},
+	{"capture_method", "text"},
+	{"provider_reference", "text"},
+	{"next_action", "jsonb"},
+	{"failure", "jsonb"},
+	{"card", "jsonb"},
+	{"customer", "jsonb"},
+	{"description", "text"},
+	{"items", "jsonb"},
+	{"metadata", "jsonb"},
+	{"return_url", "text"},
+	{"flags", "jsonb"},
+	{"expires_at", "timestamptz"},
+	{"created_at", "timestamptz"},
+	{"updated_at", "timestamptz"},
+	{"next_sync_at", "timestamptz"},
+}
+
+// paymentRead is the column list scanPayment reads.
+const paymentRead = `id, provider, method, order_id, amount, currency, amount_captured,
+	amount_refunded, amount_refund_pending, status, capture_method, provider_reference, next_action,
+	failure, card, customer, description, items, metadata, return_url, flags, expires_at, created_at,
+	updated_at, next_sync_at, version`
+
+const paymentSelect = `SELECT ` + paymentRead + ` FROM paykit_payments`
+
+// releasesOrder reports whether a payment in status st gives its order back
+// (see payment.Store.CreatePayment).
+func releasesOrder(st payment.Status) bool {
+	return st == payment.StatusFailed || st == payment.StatusCanceled || st == payment.StatusExpired
+}
+
+// paymentArgs returns p's values for paymentColumns.
+func paymentArgs(p *payment.Payment) ([]any, error) {
+	na := p.NextAction
+	if na != nil && na.ExpiresAt != nil {
+		c := *na
+		t := na.ExpiresAt.UTC()
+		c.ExpiresAt = &t
+		na = &c
+	}
+	var nested [7]any
+	for i, v := range []struct {
+		v     any
+		isNil bool
+	}{
+		{na, na == nil},
+		{p.Failure, p.Failure == nil},
+		{p.Card, p.Card == nil},
+		{p.Customer, p.Customer == nil},
+		{p.Items, p.Items == nil},
+		{p.Metadata, p.Metadata == nil},
+		{p.Flags, p.Flags == nil},
+	} {
+		a, err := jsonArg(v.v, v.isNil)
+		if err != nil {
+			return nil, err
+		}
+		nested[i] = a
+	}
+	return []any{
+		p.ID, p.Provider, string(p.Method), p.OrderID, p.Amount, p.Currency,
+		p.AmountCaptured, p.AmountRefunded, p.AmountRefundPending, string(p.Status),
+		string(p.CaptureMethod), p.ProviderReference, nested[0], nested[1], nested[2], nested[3],
+		p.Description, nested[4], nested[5], p.ReturnURL, nested[6],
+		nts(p.ExpiresAt), ts(p.CreatedAt), ts(p.UpdatedAt), nts(p.NextSyncAt),
+	}, nil
+}
+
+func scanPayment(r scanner) (*payment.Payment, error) {
+	var (
+		p                                                         payment.Payment
+		nextAction, failure, card, customer, items, metadata, flg []byte
+		expires, created, updated, nextSync                       scanTime
+	)
+	dest := []any{
+		&p.ID, &p.Provider, &p.Method, &p.OrderID, &p.Amount, &p.Currency, &p.AmountCaptured,
+		&p.AmountRefunded, &p.AmountRefundPending, &p.Status, &p.CaptureMethod, &p.ProviderReference,
+		&nextAction, &failure, &card, &customer, &p.Description, &items, &metadata, &p.ReturnURL, &flg,
+		&expires, &created, &updated, &nextSync, &p.Version,
+	}
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
+	p.Object = "payment"
+	for _, c := range []struct {
+		name string
+		b    []byte
+		dst  any
+	}{
+		{"next_action", nextAction, &p.NextAction},
+		{"failure", failure, &p.Failure},
+		{"card", card, &p.Card},
+		{"customer", customer, &p.Customer},
+		{"items", items, &p.Items},
+		{"metadata", metadata, &p.Metadata},
+		{"flags", flg, &p.Flags},
+	} {
+		if err := decodeJSON(c.name, c.b, c.dst); err != nil {
+			return nil, err
+		}
+	}
+	if p.NextAction != nil && p.NextAction.ExpiresAt != nil {
+		t := p.NextAction.ExpiresAt.UTC()
+		p.NextAction.ExpiresAt = &t
+	}
+	p.ExpiresAt = expires.ptr()
+	p.CreatedAt = created.t
+	p.UpdatedAt = updated.t
+	p.NextSyncAt = nextSync.ptr()
+	return &p, nil
+}
+
+// CreatePayment implements payment.Store.
+func (s *Store) CreatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
+	if p == nil {
+		return fmt.Errorf("bunstore: create payment: nil payment: %w", payment.ErrInvalidInput)
+	}
+	args, err := paymentArgs(p)
+	if err != nil {
+		return fmt.Errorf("bunstore: create payment %s: %w", p.ID, err)
+	}
+	args = append(args, !releasesOrder(p.Status))
+	insert := `INSERT INTO paykit_payments (` + columnNames(paymentColumns) + `, holds_order, version) VALUES (` +
+		inList(len(paymentColumns)+1) + `, 1)`
+
+	err = s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		if s.pg {
+			var q query
+			q.add(`WITH p AS (`+insert+` RETURNING id)`, args...)
+			addEventCTEs(&q, events, "")
+			q.add(` SELECT count(*) FROM p`)
+			_, err := queryInt(ctx, db, q.String(), q.args...)
+			return err
+		}
+		if _, err := db.ExecContext(ctx, insert, args...); err != nil {
+			return err
+		}
+		if err := s.step("payment"); err != nil {
+			return err
+		}
+		return s.insertEvents(ctx, db, events, true)
+	})
+	if err != nil {
+		return fmt.Errorf("bunstore: create payment %s: %w", p.ID, err)
+	}
+	p.Version = 1
+	return nil
+}
+
+// paymentUpdate returns the UPDATE that compare-and-sets p and its
+// arguments. It changes every column but id, bumps version, and clears
+// holds_order for good once the payment fails, is canceled or expires.
+func paymentUpdate(p *payment.Payment) (string, []any, error) {
+	args, err := paymentArgs(p)
+	if err != nil {
+		return "", nil, err
+	}
+	sql := `UPDATE paykit_payments SET ` + setList(paymentColumns[1:]) +
+		`, version = version + 1, holds_order = holds_order AND ? WHERE id = ? AND version = ?`
+	args = append(args[1:], !releasesOrder(p.Status), p.ID, p.Version)
+	return sql, args, nil
+}
+
+// UpdatePayment implements payment.Store.
+func (s *Store) UpdatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
+	if p == nil {
+		return fmt.Errorf("bunstore: update payment: nil payment: %w", payment.ErrInvalidInput)
+	}
+	update, args, err := paymentUpdate(p)
+	if err != nil {
+		return fmt.Errorf("bunstore: update payment %s: %w", p.ID, err)
+	}
+	err = s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		if s.pg {
+			var q query
+			q.add(`WITH u AS (`+update+` RETURNING id)`, args...)
+			addEventCTEs(&q, events, "u")
+			q.add(` SELECT count(*) FROM u`)
+			n, err := queryInt(ctx, db, q.String(), q.args...)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return casMiss(ctx, db, "paykit_payments", p.ID)
+			}
+			return nil
+		}
+		if err := s.casSQLite(ctx, db, "paykit_payments", p.ID, update, args); err != nil {
+			return err
+		}
+		return s.insertEvents(ctx, db, events, true)
+	})
+	if err != nil {
+		return fmt.Errorf("bunstore: update payment %s: %w", p.ID, err)
+	}
+	p.Version++
+	return nil
+}
+
+// casSQLite runs a compare-and-set UPDATE and turns "no row" into
+// ErrNotFound or ErrConflict.
+func (s *Store) casSQLite(ctx context.Context, db bun.IDB, table, id, update string, args []any) error {
+	res, err := db.ExecContext(ctx, update, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return casMiss(ctx, db, table, id)
+	}
+	return s.step("update")
+}
+
+// casMiss explains a compare-and-set that matched no row: ErrNotFound when
+// the row is missing, ErrConflict when its version moved on.
+func casMiss(ctx context.Context, db bun.IDB, table, id string) error {
+	n, err := queryInt(ctx, db, `SELECT count(*) FROM `+table+` WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return payment.ErrNotFound
+	}
+	return payment.ErrConflict
+}
+
+// GetPayment implements payment.Store.
+func (s *Store) GetPayment(ctx context.Context, id string) (*payment.Payment, error) {
+	p, err := s.onePayment(ctx, paymentSelect+` WHERE id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: get payment %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// GetPaymentByReference implements payment.Store. Should several payments
+// of a provider share a reference, the newest is returned.
+func (s *Store) GetPaymentByReference(ctx context.Context, provider, reference string) (*payment.Payment, error) {
+	if reference == "" {
+		return nil, fmt.Errorf("bunstore: get payment by reference %s/%q: %w", provider, reference, payment.ErrNotFound)
+	}
+	p, err := s.onePayment(ctx, paymentSelect+` WHERE provider = ? AND provider_reference = ?
+		AND provider_reference <> '' ORDER BY created_at DESC, id DESC LIMIT 1`, provider, reference)
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: get payment by reference %s/%s: %w", provider, reference, err)
+	}
+	return p, nil
+}
+
+func (s *Store) onePayment(ctx context.Context, sql string, args ...any) (*payment.Payment, error) {
+	var p *payment.Payment
+	err := s.read(ctx, func(ctx context.Context, db bun.IDB) error {
+		p = nil
+		return queryRows(ctx, db, func(r scanner) error {
+			var err error
+			p, err = scanPayment(r)
+			return err
+		}, sql, args...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, payment.ErrNotFound
+	}
+	return p, nil
+}
+
+// FindPayments implements payment.Store.
+func (s *Store) FindPayments(ctx context.Context, provider, orderID string) ([]*payment.Payment, error) {
+	sql, args := paymentSelect+` WHERE order_id = ?`, []any{orderID}
+	if provider != "" {
+		sql += ` AND provider = ?`
+		args = append(args, provider)
+	}
+	sql += ` ORDER BY created_at, id`
+	var out []*payment.Payment
+	err := s.read(ctx, func(ctx context.Context, db bun.IDB) error {
+		out = []*payment.Payment{}
+		return queryRows(ctx, db, func(r scanner) error {
+			p, err := scanPayment(r)
+			if err != nil {
+				return err
+			}
+			out = append(out, p)
+			return nil
+		}, sql, args...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: find payments %s/%s: %w", provider, orderID, err)
+	}
+	return out, nil
+}
