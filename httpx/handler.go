@@ -121,6 +121,8 @@ func (h *handler) routes() {
 	add("GET", "/providers", h.api(scopeProvider, h.listProviders))
 	add("GET", "/providers/{name}/balance", h.api(scopeProvider, h.balance))
 	add("GET", "/providers/{name}/quote", h.api(scopeProvider, h.quote))
+	add("GET", "/events", h.api(scopeObject, h.listDeliveries))
+	add("POST", "/events/{id}/redeliver", h.api(scopeObject, h.redeliver))
 	add("POST", "/webhooks/{provider}", h.webhook)
 
 	for path, ms := range methods {

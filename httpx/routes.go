@@ -108,6 +108,50 @@ func (h *handler) listEvents(rw *respWriter, r *http.Request) error {
 	return nil
 }
 
+// GET /events?delivery=failed[&limit=100]: notifications whose delivery
+// was given up. delivery=failed is required (it is the only listing).
+func (h *handler) listDeliveries(rw *respWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if q.Get("delivery") != "failed" {
+		return errInput("delivery", "delivery must be \"failed\"")
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return errInput("limit", "limit must be an integer from 1 to 1000")
+		}
+		limit = n
+	}
+	ds, err := h.svc.FailedDeliveries(r.Context(), limit)
+	if err != nil {
+		return err
+	}
+	h.writeJSON(rw, http.StatusOK, newList(ds))
+	return nil
+}
+
+// redelivery is the answer of POST /events/{id}/redeliver.
+type redelivery struct {
+	Object      string `json:"object"`
+	EventID     string `json:"event_id"`
+	Redelivered int    `json:"redelivered"`
+}
+
+// POST /events/{id}/redeliver: send an event's failed deliveries again.
+func (h *handler) redeliver(rw *respWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	n, err := h.svc.Redeliver(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	h.writeJSON(rw, http.StatusOK, &redelivery{Object: "redelivery", EventID: id, Redelivered: n})
+	return nil
+}
+
 // POST /payments/{id}/refunds {"amount": 5000, "reason": "..."}, both
 // optional: without amount, what is left is refunded.
 func (h *handler) refund(rw *respWriter, r *http.Request) error {

@@ -25,47 +25,49 @@ func (f optionFunc) apply(c *config) error { return f(c) }
 type Subscriber func(ctx context.Context, e Event) error
 
 type config struct {
-	providers          map[string]Provider
-	providerOrder      []string
-	logger             *zap.Logger
-	clock              Clock
-	subscribers        []Subscriber
-	idempotencyTTL     time.Duration
-	idempotencyLock    time.Duration
-	sweepInterval      time.Duration
-	dispatchInterval   time.Duration
-	syncAfter          time.Duration
-	maxSyncInterval    time.Duration
-	abandonAfter       time.Duration
-	providerTimeout    time.Duration
-	webhookBaseURL     string
-	instanceID         string
-	sweepBatch         int
-	dispatchBatch      int
-	dispatchLease      time.Duration
-	maxDispatchBackoff time.Duration
-	endpoints          []*endpoint
-	webhookRetryWindow time.Duration
+	providers           map[string]Provider
+	providerOrder       []string
+	logger              *zap.Logger
+	clock               Clock
+	subscribers         []Subscriber
+	idempotencyTTL      time.Duration
+	idempotencyLock     time.Duration
+	sweepInterval       time.Duration
+	dispatchInterval    time.Duration
+	syncAfter           time.Duration
+	maxSyncInterval     time.Duration
+	abandonAfter        time.Duration
+	providerTimeout     time.Duration
+	webhookBaseURL      string
+	instanceID          string
+	sweepBatch          int
+	dispatchBatch       int
+	dispatchLease       time.Duration
+	maxDispatchBackoff  time.Duration
+	endpoints           []*endpoint
+	webhookRetryWindow  time.Duration
+	dispatchConcurrency int
 }
 
 func defaultConfig() *config {
 	return &config{
-		providers:          map[string]Provider{},
-		logger:             zap.NewNop(),
-		clock:              systemClock{},
-		idempotencyTTL:     24 * time.Hour,
-		idempotencyLock:    time.Minute,
-		sweepInterval:      30 * time.Second,
-		dispatchInterval:   time.Second,
-		syncAfter:          time.Minute,
-		maxSyncInterval:    time.Hour,
-		abandonAfter:       24 * time.Hour,
-		providerTimeout:    30 * time.Second,
-		sweepBatch:         100,
-		dispatchBatch:      100,
-		dispatchLease:      time.Minute,
-		maxDispatchBackoff: time.Hour,
-		webhookRetryWindow: 72 * time.Hour,
+		providers:           map[string]Provider{},
+		logger:              zap.NewNop(),
+		clock:               systemClock{},
+		idempotencyTTL:      24 * time.Hour,
+		idempotencyLock:     time.Minute,
+		sweepInterval:       30 * time.Second,
+		dispatchInterval:    time.Second,
+		syncAfter:           time.Minute,
+		maxSyncInterval:     time.Hour,
+		abandonAfter:        24 * time.Hour,
+		providerTimeout:     30 * time.Second,
+		sweepBatch:          100,
+		dispatchBatch:       100,
+		dispatchLease:       time.Minute,
+		maxDispatchBackoff:  time.Hour,
+		webhookRetryWindow:  72 * time.Hour,
+		dispatchConcurrency: 8,
 	}
 }
 

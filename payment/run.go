@@ -2,10 +2,12 @@ package payment
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -150,43 +152,219 @@ func (s *Service) reschedule(ctx context.Context, p *Payment) error {
 	return err
 }
 
-// Dispatch runs one notification pass: it delivers due outbox messages to
-// the subscribers, in order per payment, and schedules failed ones for a
-// retry with exponential backoff and jitter. It returns how many messages
-// it delivered. Run calls it when events are written and periodically.
+// Dispatch runs one notification pass: it fans each new event out to its
+// destinations (the in-process subscribers, and every webhook endpoint
+// whose filter selects it) and delivers due messages, each destination in
+// order per payment, several destinations and payments at once. A failed
+// delivery is retried with exponential backoff and jitter (and the
+// endpoint's Retry-After) until the retry window ends; then it is recorded
+// as failed (see FailedDeliveries and Redeliver). It returns how many
+// messages it delivered. Run calls it when events are written and
+// periodically.
 func (s *Service) Dispatch(ctx context.Context) (int, error) {
-	delivered := 0
+	var delivered atomic.Int64
 	for ctx.Err() == nil {
-		now := s.now()
-		msgs, err := s.store.ClaimOutbox(ctx, s.owner, now, s.cfg.dispatchLease, s.cfg.dispatchBatch)
+		msgs, err := s.store.ClaimOutbox(ctx, s.owner, s.now(), s.cfg.dispatchLease, s.cfg.dispatchBatch)
 		if err != nil {
-			return delivered, fmt.Errorf("payment: dispatch: %w", err)
+			return int(delivered.Load()), fmt.Errorf("payment: dispatch: %w", err)
 		}
 		if len(msgs) == 0 {
-			return delivered, nil
+			return int(delivered.Load()), nil
 		}
-		progressed := false
+		var (
+			wg       sync.WaitGroup
+			sem      = make(chan struct{}, s.cfg.dispatchConcurrency)
+			mu       sync.Mutex
+			firstErr error
+			moved    atomic.Bool
+		)
 		for _, m := range msgs {
-			if err := s.deliver(ctx, m.Event); err != nil {
-				next := s.now().Add(s.backoff(m.Attempts))
-				s.log.Warn("notification failed; will retry", zap.String("event_id", m.ID),
-					zap.Int("attempt", m.Attempts+1), zap.Time("next", next), zap.Error(err))
-				if err := s.store.RetryOutbox(ctx, m.ID, s.owner, next, err.Error()); err != nil {
-					return delivered, fmt.Errorf("payment: dispatch retry %s: %w", m.ID, err)
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				ok, progressed, err := s.dispatchOne(ctx, m)
+				if ok {
+					delivered.Add(1)
 				}
-				continue
-			}
-			if err := s.store.AckOutbox(ctx, m.ID, s.owner, s.now()); err != nil {
-				return delivered, fmt.Errorf("payment: dispatch ack %s: %w", m.ID, err)
-			}
-			delivered++
-			progressed = true
+				if progressed {
+					moved.Store(true)
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}()
 		}
-		if !progressed {
-			return delivered, nil
+		wg.Wait()
+		if firstErr != nil {
+			return int(delivered.Load()), firstErr
+		}
+		if !moved.Load() {
+			return int(delivered.Load()), nil
 		}
 	}
-	return delivered, nil
+	return int(delivered.Load()), nil
+}
+
+// dispatchOne handles one claimed message. ok reports a delivery;
+// progressed reports that a later message may have become claimable.
+func (s *Service) dispatchOne(ctx context.Context, m *OutboxMessage) (ok, progressed bool, err error) {
+	if m.Destination == destFanOut {
+		if err := s.store.FanOutOutbox(ctx, m.ID, s.owner, s.destinationsFor(&m.Event), s.now()); err != nil {
+			return false, false, fmt.Errorf("payment: dispatch fan-out %s: %w", m.ID, err)
+		}
+		return false, true, nil
+	}
+	derr := s.deliverTo(ctx, m)
+	now := s.now()
+	if derr == nil {
+		if err := s.store.AckOutbox(ctx, m.ID, s.owner, now); err != nil {
+			return false, false, fmt.Errorf("payment: dispatch ack %s: %w", m.ID, err)
+		}
+		return true, true, nil
+	}
+	var de *deliveryError
+	gone := errors.As(derr, &de) && de.gone
+	if gone || errors.Is(derr, errEndpointGone) || now.Sub(m.Event.CreatedAt) > s.cfg.webhookRetryWindow {
+		s.log.Error("notification failed for good; see FailedDeliveries", zap.String("event_id", m.Event.ID),
+			zap.String("destination", m.Destination), zap.Int("attempts", m.Attempts+1), zap.Error(derr))
+		if err := s.store.FailOutbox(ctx, m.ID, s.owner, derr.Error(), now); err != nil {
+			return false, false, fmt.Errorf("payment: dispatch fail %s: %w", m.ID, err)
+		}
+		return false, true, nil
+	}
+	wait := s.backoff(m.Attempts)
+	if de != nil && de.retryAfter > wait {
+		wait = min(de.retryAfter, 24*time.Hour)
+	}
+	next := now.Add(wait)
+	s.log.Warn("notification failed; will retry", zap.String("event_id", m.Event.ID), zap.String("destination", m.Destination),
+		zap.Int("attempt", m.Attempts+1), zap.Time("next", next), zap.Error(derr))
+	if err := s.store.RetryOutbox(ctx, m.ID, s.owner, next, derr.Error()); err != nil {
+		return false, false, fmt.Errorf("payment: dispatch retry %s: %w", m.ID, err)
+	}
+	return false, false, nil
+}
+
+// errEndpointGone: the destination's endpoint is no longer configured or
+// answered 410 Gone.
+var errEndpointGone = errors.New("payment: webhook endpoint removed or gone (410)")
+
+// destinationsFor lists who gets an event.
+func (s *Service) destinationsFor(e *Event) []string {
+	var dests []string
+	if len(s.cfg.subscribers) > 0 {
+		dests = append(dests, destSubscribers)
+	}
+	for _, ep := range s.cfg.endpoints {
+		if ep.wants(e.Type) {
+			dests = append(dests, ep.destination())
+		}
+	}
+	return dests
+}
+
+// deliverTo makes one delivery attempt of a message to its destination.
+func (s *Service) deliverTo(ctx context.Context, m *OutboxMessage) error {
+	if m.Destination == destSubscribers {
+		return s.deliver(ctx, m.Event)
+	}
+	ep := s.endpoints[m.Destination]
+	if ep == nil || s.gone(m.Destination) {
+		return errEndpointGone
+	}
+	body, err := json.Marshal(m.Event)
+	if err != nil {
+		return err
+	}
+	err = ep.send(ctx, m.Event.ID, body, s.now())
+	var de *deliveryError
+	if errors.As(err, &de) && de.gone {
+		s.markGone(m.Destination)
+	}
+	return err
+}
+
+func (s *Service) gone(dest string) bool {
+	s.goneMu.Lock()
+	defer s.goneMu.Unlock()
+	return s.goneEndpoints[dest]
+}
+
+func (s *Service) markGone(dest string) {
+	s.goneMu.Lock()
+	defer s.goneMu.Unlock()
+	if !s.goneEndpoints[dest] {
+		s.log.Error("webhook endpoint answered 410 Gone: disabled until restart", zap.String("destination", dest))
+	}
+	s.goneEndpoints[dest] = true
+}
+
+// FailedDelivery is a notification whose delivery to one destination was
+// given up: the endpoint kept failing through the retry window, answered
+// 410 Gone, or is no longer configured.
+type FailedDelivery struct {
+	// Object is always "delivery" in JSON.
+	Object string `json:"object"`
+	// EventID is the event's id (the webhook-id of its requests).
+	EventID string `json:"event_id"`
+	// EventType is the event's type.
+	EventType EventType `json:"event_type"`
+	// Destination is "subscribers" or "endpoint:<id>".
+	Destination string `json:"destination"`
+	// Status is always "failed".
+	Status string `json:"status"`
+	// Attempts counts the attempts made.
+	Attempts int `json:"attempts"`
+	// LastError is the last attempt's error.
+	LastError string `json:"last_error"`
+	// FailedAt is when delivery was given up.
+	FailedAt time.Time `json:"failed_at"`
+	// Event is what was to be delivered.
+	Event Event `json:"event"`
+}
+
+// FailedDeliveries lists deliveries that were given up, oldest first, at
+// most limit (1 to 1000; 100 when out of range).
+func (s *Service) FailedDeliveries(ctx context.Context, limit int) ([]FailedDelivery, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	ms, err := s.store.ListFailedOutbox(ctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("payment: failed deliveries: %w", err)
+	}
+	out := make([]FailedDelivery, 0, len(ms))
+	for _, m := range ms {
+		fd := FailedDelivery{
+			Object: "delivery", EventID: m.Event.ID, EventType: m.Event.Type, Destination: m.Destination,
+			Status: "failed", Attempts: m.Attempts, LastError: m.LastError, Event: m.Event,
+		}
+		if m.FailedAt != nil {
+			fd.FailedAt = *m.FailedAt
+		}
+		out = append(out, fd)
+	}
+	return out, nil
+}
+
+// Redeliver sends an event's failed deliveries again, from now, and returns
+// how many it queued. An event with no failed delivery is ErrNotFound. An
+// endpoint that answered 410 stays disabled until the process restarts.
+func (s *Service) Redeliver(ctx context.Context, eventID string) (int, error) {
+	n, err := s.store.RedeliverOutbox(ctx, eventID, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("payment: redeliver %s: %w", eventID, err)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("payment: redeliver %s: no failed delivery: %w", eventID, ErrNotFound)
+	}
+	s.notifyDispatcher()
+	return n, nil
 }
 
 // deliver hands an event to every subscriber; a panic counts as a failure.

@@ -28,6 +28,10 @@ type Service struct {
 	locks     [64]sync.Mutex
 	lockSeed  maphash.Seed
 	providers []ProviderInfo
+	// endpoints are the webhook endpoints by destination name.
+	endpoints     map[string]*endpoint
+	goneMu        sync.Mutex
+	goneEndpoints map[string]bool
 }
 
 // ProviderInfo describes a configured provider.
@@ -79,6 +83,12 @@ func New(store Store, opts ...Option) (*Service, error) {
 		owner:    cfg.instanceID,
 		wake:     make(chan struct{}, 1),
 		lockSeed: maphash.MakeSeed(),
+
+		endpoints:     map[string]*endpoint{},
+		goneEndpoints: map[string]bool{},
+	}
+	for _, ep := range cfg.endpoints {
+		s.endpoints[ep.destination()] = ep
 	}
 	for _, name := range cfg.providerOrder {
 		p := cfg.providers[name]

@@ -17,7 +17,9 @@ import (
 //
 // Wherever a method "appends events", every event is kept for ListEvents,
 // and every event that Notifies (all but EventIgnored) also gets an outbox
-// message: ID and Stream from the event, first due at the event's CreatedAt. Every method is atomic: it applies
+// message: ID and Stream from the event, Destination "", first due at the
+// event's CreatedAt. The dispatcher later fans that message out into one
+// message per destination (FanOutOutbox). Every method is atomic: it applies
 // all of its writes or none. Implementations must be safe for concurrent use.
 //
 // Errors wrap ErrNotFound, ErrAlreadyExists or ErrConflict where the
@@ -118,11 +120,29 @@ type Store interface {
 
 	// ClaimOutbox leases up to limit outbox messages to owner until
 	// now+lease and returns them, oldest first. A message is claimable when
-	// it is not delivered, its NextAttemptAt is not after now, its lease
-	// (if any) has ended, and no older undelivered message of the same
-	// Stream exists (so each stream is delivered in order). Two claimers
-	// never hold the same message at once.
+	// it is neither delivered nor failed, its NextAttemptAt is not after
+	// now, its lease (if any) has ended, and no older message of the same
+	// Destination and Stream is still pending (neither delivered nor
+	// failed), so each stream reaches each destination in order. Two
+	// claimers never hold the same message at once.
 	ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*OutboxMessage, error)
+	// FanOutOutbox marks the leased message id delivered at now and, in the
+	// same atomic step, inserts one message per destination, in the order
+	// given: ID id+"/"+destination, the same Stream and Event, that
+	// Destination, due at now, newer than every message already stored.
+	// ErrConflict when owner no longer holds the lease.
+	FanOutOutbox(ctx context.Context, id, owner string, destinations []string, now time.Time) error
+	// FailOutbox ends owner's lease and marks the message failed at now
+	// with lastErr, counting the attempt: it is not claimable and no longer
+	// holds back its stream. ErrConflict when owner no longer holds the
+	// lease.
+	FailOutbox(ctx context.Context, id, owner, lastErr string, now time.Time) error
+	// ListFailedOutbox returns failed messages, oldest failure first, at
+	// most limit.
+	ListFailedOutbox(ctx context.Context, limit int) ([]*OutboxMessage, error)
+	// RedeliverOutbox makes every failed message whose Event.ID is eventID
+	// pending again, due at now with Attempts reset, and returns how many.
+	RedeliverOutbox(ctx context.Context, eventID string, now time.Time) (int, error)
 	// AckOutbox marks a leased message delivered at now. ErrConflict when
 	// owner no longer holds the lease.
 	AckOutbox(ctx context.Context, id, owner string, now time.Time) error
@@ -205,14 +225,18 @@ type InboxMessage struct {
 	ProcessedAt *time.Time `json:"processed_at,omitempty"`
 }
 
-// OutboxMessage is a notification waiting to be delivered: one per event
-// that notifies.
+// OutboxMessage is a notification waiting to be delivered: first one per
+// event that notifies (Destination ""), then one per destination.
 type OutboxMessage struct {
-	// ID is the event's id.
+	// ID is the event's id, or event id + "/" + destination.
 	ID string
-	// Stream orders delivery: messages of one stream are delivered one at
-	// a time, oldest first.
+	// Stream orders delivery: messages of one stream are delivered to a
+	// destination one at a time, oldest first.
 	Stream string
+	// Destination is who the message is for: "" before fan-out,
+	// "subscribers" for the in-process subscribers, "endpoint:<id>" for an
+	// HTTP endpoint.
+	Destination string
 	// Event is what to deliver.
 	Event Event
 	// Attempts counts failed deliveries.
@@ -227,6 +251,8 @@ type OutboxMessage struct {
 	LastError string
 	// DeliveredAt is set once delivered.
 	DeliveredAt *time.Time
+	// FailedAt is set when delivery was given up (until redelivered).
+	FailedAt *time.Time
 }
 
 // Provider moves money through one payment gateway. The Service calls it;

@@ -71,6 +71,7 @@ func cloneOutbox(m *payment.OutboxMessage) *payment.OutboxMessage {
 	c.NextAttemptAt = c.NextAttemptAt.UTC()
 	c.LeaseUntil = c.LeaseUntil.UTC()
 	c.DeliveredAt = utcPtr(m.DeliveredAt)
+	c.FailedAt = utcPtr(m.FailedAt)
 	return &c
 }
 

@@ -38,7 +38,8 @@ type Store struct {
 	idempotency  map[string]*payment.IdempotencyRecord
 	inbox        map[inboxKey]*inboxRow
 	outbox       map[string]*outboxRow
-	outboxStream map[string][]*outboxRow // undelivered messages per stream, oldest first
+	outboxStream map[string][]*outboxRow // pending messages per (destination, stream), oldest first
+	outboxFailed map[string]*outboxRow   // failed messages, by id
 }
 
 var _ payment.Store = (*Store)(nil)
@@ -91,6 +92,7 @@ func New() *Store {
 		inbox:            map[inboxKey]*inboxRow{},
 		outbox:           map[string]*outboxRow{},
 		outboxStream:     map[string][]*outboxRow{},
+		outboxFailed:     map[string]*outboxRow{},
 	}
 }
 
@@ -494,8 +496,32 @@ func (s *Store) appendEvents(events []payment.Event, notify bool) {
 			},
 			seq: s.next(),
 		}
-		s.outbox[e.ID] = row
-		s.outboxStream[row.m.Stream] = append(s.outboxStream[row.m.Stream], row)
+		s.enqueue(row)
+	}
+}
+
+// queueKey is the (destination, stream) a message is ordered in.
+func queueKey(m *payment.OutboxMessage) string { return m.Destination + "\x00" + m.Stream }
+
+// enqueue adds a pending row to the outbox and to its queue, in seq order.
+// The caller holds the write lock.
+func (s *Store) enqueue(row *outboxRow) {
+	s.outbox[row.m.ID] = row
+	k := queueKey(row.m)
+	rows := s.outboxStream[k]
+	i, _ := slices.BinarySearchFunc(rows, row.seq, func(r *outboxRow, seq uint64) int { return cmp.Compare(r.seq, seq) })
+	s.outboxStream[k] = slices.Insert(rows, i, row)
+}
+
+// dequeue removes a row from its queue (it stays in s.outbox only if the
+// caller keeps it there). The caller holds the write lock.
+func (s *Store) dequeue(row *outboxRow) {
+	k := queueKey(row.m)
+	rows := slices.DeleteFunc(s.outboxStream[k], func(r *outboxRow) bool { return r == row })
+	if len(rows) == 0 {
+		delete(s.outboxStream, k)
+	} else {
+		s.outboxStream[k] = rows
 	}
 }
 
@@ -698,13 +724,7 @@ func (s *Store) AckOutbox(ctx context.Context, id, owner string, _ time.Time) er
 		return err
 	}
 	delete(s.outbox, id)
-	stream := row.m.Stream
-	rows := slices.DeleteFunc(s.outboxStream[stream], func(r *outboxRow) bool { return r == row })
-	if len(rows) == 0 {
-		delete(s.outboxStream, stream)
-	} else {
-		s.outboxStream[stream] = rows
-	}
+	s.dequeue(row)
 	return nil
 }
 
@@ -725,6 +745,101 @@ func (s *Store) RetryOutbox(ctx context.Context, id, owner string, next time.Tim
 	row.m.LastError = lastErr
 	row.m.NextAttemptAt = next.UTC()
 	return nil
+}
+
+// FanOutOutbox implements payment.Store.
+func (s *Store) FanOutOutbox(ctx context.Context, id, owner string, destinations []string, now time.Time) error {
+	if err := live(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row, err := s.leased(id, owner)
+	if err != nil {
+		return err
+	}
+	delete(s.outbox, id)
+	s.dequeue(row)
+	for _, dest := range destinations {
+		s.enqueue(&outboxRow{
+			m: &payment.OutboxMessage{
+				ID:            id + "/" + dest,
+				Stream:        row.m.Stream,
+				Destination:   dest,
+				Event:         cloneEvent(row.m.Event),
+				NextAttemptAt: now.UTC(),
+			},
+			seq: s.next(),
+		})
+	}
+	return nil
+}
+
+// FailOutbox implements payment.Store.
+func (s *Store) FailOutbox(ctx context.Context, id, owner, lastErr string, now time.Time) error {
+	if err := live(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row, err := s.leased(id, owner)
+	if err != nil {
+		return err
+	}
+	s.dequeue(row)
+	failed := now.UTC()
+	row.m.LeaseOwner, row.m.LeaseUntil = "", time.Time{}
+	row.m.Attempts++
+	row.m.LastError = lastErr
+	row.m.FailedAt = &failed
+	s.outboxFailed[id] = row
+	return nil
+}
+
+// ListFailedOutbox implements payment.Store.
+func (s *Store) ListFailedOutbox(ctx context.Context, limit int) ([]*payment.OutboxMessage, error) {
+	if err := live(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rows := make([]*outboxRow, 0, len(s.outboxFailed))
+	for _, row := range s.outboxFailed {
+		rows = append(rows, row)
+	}
+	slices.SortFunc(rows, func(a, b *outboxRow) int {
+		if c := a.m.FailedAt.Compare(*b.m.FailedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	out := make([]*payment.OutboxMessage, 0, min(len(rows), max(limit, 0)))
+	for _, row := range rows[:min(len(rows), max(limit, 0))] {
+		out = append(out, cloneOutbox(row.m))
+	}
+	return out, nil
+}
+
+// RedeliverOutbox implements payment.Store.
+func (s *Store) RedeliverOutbox(ctx context.Context, eventID string, now time.Time) (int, error) {
+	if err := live(ctx); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, row := range s.outboxFailed {
+		if row.m.Event.ID != eventID {
+			continue
+		}
+		delete(s.outboxFailed, id)
+		row.m.FailedAt = nil
+		row.m.Attempts = 0
+		row.m.NextAttemptAt = now.UTC()
+		s.enqueue(row)
+		n++
+	}
+	return n, nil
 }
 
 // Sweeper
