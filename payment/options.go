@@ -21,7 +21,8 @@ func (f optionFunc) apply(c *config) error { return f(c) }
 
 // Subscriber receives every notifying event at least once, in order per
 // payment (or payout). Returning an error makes the dispatcher retry the
-// event later with backoff. Subscribers deduplicate on Event.ID.
+// event later with backoff. Subscribers deduplicate on Event.ID. Calls for
+// different payments may run concurrently; calls for one payment never do.
 type Subscriber func(ctx context.Context, e Event) error
 
 type config struct {
