@@ -95,7 +95,11 @@ func (s *Service) Checkout(ctx context.Context, params *CheckoutParams) (*Paymen
 		NotifyURL:    s.notifyURL(prov.Name()),
 		ClientIP:     params.ClientIP,
 	}
-	h, err := s.begin(ctx, params.IdempotencyKey, params.fingerprint(), p.ID)
+	var fp string
+	if params.IdempotencyKey != "" {
+		fp = params.fingerprint()
+	}
+	h, err := s.begin(ctx, params.IdempotencyKey, fp, p.ID)
 	if err != nil {
 		return nil, err
 	}

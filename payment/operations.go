@@ -182,10 +182,13 @@ func (s *Service) Refund(ctx context.Context, params *RefundParams) (*Refund, er
 	if !ok {
 		return nil, fmt.Errorf("%w: provider %s cannot refund", ErrUnsupported, p.Provider)
 	}
-	fp := fingerprint("refund", struct {
-		PaymentID, Reason string
-		Amount            int64
-	}{params.PaymentID, params.Reason, params.Amount})
+	var fp string
+	if params.IdempotencyKey != "" {
+		fp = fingerprint("refund", struct {
+			PaymentID, Reason string
+			Amount            int64
+		}{params.PaymentID, params.Reason, params.Amount})
+	}
 	h, err := s.begin(ctx, params.IdempotencyKey, fp, s.ids.newID(PrefixRefund, s.now()))
 	if err != nil {
 		return nil, err
