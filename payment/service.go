@@ -17,7 +17,13 @@ import (
 // Service is paykit: the only thing that changes the state of payments,
 // refunds and payouts. Build it with New; it is safe for concurrent use.
 type Service struct {
-	store     Store
+	store Store
+	*shared
+}
+
+// shared is everything a Service and the Services made from it by
+// WithStore have in common.
+type shared struct {
 	cfg       *config
 	log       *zap.Logger
 	clock     Clock
@@ -74,8 +80,7 @@ func New(store Store, opts ...Option) (*Service, error) {
 		_, _ = rand.Read(b[:])
 		cfg.instanceID = "paykit-" + hex.EncodeToString(b[:])
 	}
-	s := &Service{
-		store:    store,
+	s := &Service{store: store, shared: &shared{
 		cfg:      cfg,
 		log:      cfg.logger.Named("paykit"),
 		clock:    cfg.clock,
@@ -86,7 +91,7 @@ func New(store Store, opts ...Option) (*Service, error) {
 
 		endpoints:     map[string]*endpoint{},
 		goneEndpoints: map[string]bool{},
-	}
+	}}
 	for _, ep := range cfg.endpoints {
 		s.endpoints[ep.destination()] = ep
 	}
@@ -101,6 +106,25 @@ func New(store Store, opts ...Option) (*Service, error) {
 		})
 	}
 	return s, nil
+}
+
+// WithStore returns a Service that keeps its records in store and shares
+// everything else with s: providers, options, locks, and the dispatcher it
+// wakes. Use it to create a payment inside the host's own transaction:
+//
+//	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+//		st, err := bunstore.New(tx)
+//		...
+//		p, err := svc.WithStore(st).Checkout(ctx, params)
+//		...
+//	})
+//
+// The provider is called inside the transaction: keep what follows
+// Checkout short, since a rollback after it forgets a payment the provider
+// has started (harmless for methods where the customer acts next, like QR).
+// Run only the original Service's Run.
+func (s *Service) WithStore(store Store) *Service {
+	return &Service{store: store, shared: s.shared}
 }
 
 // Providers lists the configured providers in registration order.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/paykit/paykit/payment"
 	"github.com/paykit/paykit/payment/paymenttest"
+	"github.com/paykit/paykit/store/memstore"
 	"github.com/stretchr/testify/require"
 )
 
@@ -831,4 +832,19 @@ func TestSweeperExpiresWhatTheProviderNeverReceived(t *testing.T) {
 	_, err = b.svc.Sweep(ctx)
 	require.NoError(t, err)
 	paymenttest.RequireStatus(t, b.svc, p.ID, payment.StatusExpired)
+}
+
+func TestWithStoreSharesEverythingButTheStore(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	other := memstore.New()
+	txSvc := b.svc.WithStore(other)
+	p, err := txSvc.Checkout(ctx, paymenttest.QRCheckout("sandbox", "ord-ws", 100, "THB"))
+	require.NoError(t, err)
+	_, err = other.GetPayment(ctx, p.ID)
+	require.NoError(t, err, "written to the given store")
+	_, err = b.svc.GetPayment(ctx, p.ID)
+	require.ErrorIs(t, err, payment.ErrNotFound, "not to the original's")
+	require.Equal(t, b.svc.Providers(), txSvc.Providers())
 }
