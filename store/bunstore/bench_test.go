@@ -76,8 +76,8 @@ func bareEventAndOutbox(ctx context.Context, tx bun.Tx, ev payment.Event) error 
 	if tx.Dialect().Name() == dialect.PG {
 		seq = `currval(pg_get_serial_sequence('paykit_events', 'seq'))`
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO paykit_outbox (event_id, seq, stream, next_attempt_at)
-		VALUES (?, `+seq+`, ?, ?)`, ev.ID, ev.Stream(), ts(ev.CreatedAt))
+	_, err := tx.ExecContext(ctx, `INSERT INTO paykit_outbox (id, event_id, seq, stream, next_attempt_at)
+		VALUES (?, ?, `+seq+`, ?, ?)`, ev.ID, ev.ID, ev.Stream(), ts(ev.CreatedAt))
 	return err
 }
 

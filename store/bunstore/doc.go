@@ -54,8 +54,8 @@
 //	SELECT count(*) FROM u
 //
 // so it needs no BEGIN/COMMIT and costs one round trip: CreatePayment,
-// UpdatePayment, CreateRefund, UpdateRefund and the claims are one query
-// each (plus one read to tell ErrNotFound from ErrConflict when a
+// UpdatePayment, CreateRefund, UpdateRefund, FanOutOutbox and the claims
+// are one query each (plus one read to tell ErrNotFound from ErrConflict when a
 // compare-and-set misses, and one to read the stored record when an
 // idempotency key or inbox message exists already). A connection killed in
 // the middle of the statement leaves neither the state change nor its
@@ -71,7 +71,11 @@
 // ClaimDuePayouts lock the rows they lease with FOR UPDATE SKIP LOCKED, so
 // several instances share one database without waiting for each other and
 // without handing one message or payment to two claimers; ClaimOutbox
-// only hands out the oldest undelivered message of each stream.
+// only hands out the oldest pending (neither delivered nor failed) message
+// of each destination and stream. FanOutOutbox gives the messages it
+// inserts seqs from the events' counter (the identity sequence on
+// PostgreSQL, the AUTOINCREMENT counter on SQLite), so they are newer than
+// every stored message and older than every later one.
 // SQLite allows one writer at a time: a Store serializes its writes with a
 // mutex, and OpenSQLite sets WAL (readers do not block the writer), a 10 s
 // busy timeout (for writers in other Stores or processes) and immediate

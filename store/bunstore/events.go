@@ -85,8 +85,8 @@ func addEventCTEs(q *query, events []payment.Event, guard string) {
 	}
 	q.add(` RETURNING id, seq, type, object_id, payment_id, created_at)`)
 	if len(notifying(events)) > 0 {
-		q.add(`, o AS (INSERT INTO paykit_outbox (event_id, seq, stream, next_attempt_at)
-			SELECT id, seq, `+outboxStream+`, created_at FROM e WHERE type <> ?)`, string(payment.EventIgnored))
+		q.add(`, o AS (INSERT INTO paykit_outbox (id, event_id, seq, stream, next_attempt_at)
+			SELECT id, id, seq, `+outboxStream+`, created_at FROM e WHERE type <> ?)`, string(payment.EventIgnored))
 	}
 }
 
@@ -110,8 +110,8 @@ func (s *Store) insertEvents(ctx context.Context, db bun.IDB, events []payment.E
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO paykit_outbox (event_id, seq, stream, next_attempt_at)
-		SELECT id, seq, `+outboxStream+`, created_at FROM paykit_events WHERE id IN (`+inList(len(ids))+`)`,
+	if _, err := db.ExecContext(ctx, `INSERT INTO paykit_outbox (id, event_id, seq, stream, next_attempt_at)
+		SELECT id, id, seq, `+outboxStream+`, created_at FROM paykit_events WHERE id IN (`+inList(len(ids))+`)`,
 		ids...); err != nil {
 		return err
 	}

@@ -87,12 +87,19 @@ func OpenSQLite(dsnOrPath string) (*bun.DB, error) {
 	return db, nil
 }
 
+// MaxPostgresConns is the default size of the connection pool OpenPostgres
+// opens.
+const MaxPostgresConns = 20
+
 // OpenPostgres returns a PostgreSQL database for url
 // ("postgres://user:password@host:5432/dbname?sslmode=disable"), through
 // bun's pgdriver. It does not connect: the first query does, and every
 // query finds a live connection (connections a restarted or terminated
 // server left dead are dropped from the pool before use), so a Store keeps
-// working when the database comes back. Run Migrate before New.
+// working when the database comes back. The pool holds at most
+// MaxPostgresConns connections (callers beyond that wait for one), so a
+// burst of requests cannot exhaust the server's max_connections; change it
+// with db.SetMaxOpenConns. Run Migrate before New.
 func OpenPostgres(url string) (*bun.DB, error) {
 	u, err := parsePostgresURL(url)
 	if err != nil {
@@ -120,6 +127,7 @@ func OpenPostgres(url string) (*bun.DB, error) {
 		return nil
 	}
 	sqldb := sql.OpenDB(connector)
+	sqldb.SetMaxOpenConns(MaxPostgresConns)
 	sqldb.SetMaxIdleConns(10)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	return bun.NewDB(sqldb, pgdialect.New()), nil

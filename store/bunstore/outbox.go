@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,28 +13,33 @@ import (
 
 // outboxSelect reads outbox messages with their events; the query using it
 // names the outbox o and the event e.
-const outboxSelect = `SELECT o.event_id, o.stream, o.attempts, o.next_attempt_at, o.lease_owner,
-	o.lease_until, o.last_error, o.delivered_at, e.id, e.type, e.object_id, e.payment_id, e.from_status,
-	e.to_status, e.source, e.provider_event_id, e.reason, e.data, e.created_at`
+const outboxSelect = `SELECT o.id, o.stream, o.destination, o.attempts, o.next_attempt_at, o.lease_owner,
+	o.lease_until, o.last_error, o.delivered_at, o.failed_at, e.id, e.type, e.object_id, e.payment_id,
+	e.from_status, e.to_status, e.source, e.provider_event_id, e.reason, e.data, e.created_at`
+
+// pending is the condition for an outbox message o to be pending: neither
+// delivered nor failed. The partial indexes of the outbox use it.
+const pending = `o.delivered_at IS NULL AND o.failed_at IS NULL`
 
 // claimable is the condition for an outbox message o to be claimed at the
-// first argument (given twice): not delivered, due, not leased, and the
-// oldest undelivered message of its stream.
-const claimable = `o.delivered_at IS NULL AND o.next_attempt_at <= ?
+// first argument (given twice): pending, due, not leased, and the oldest
+// pending message of its destination and stream.
+const claimable = pending + ` AND o.next_attempt_at <= ?
 	AND (o.lease_until IS NULL OR o.lease_until <= ?)
 	AND NOT EXISTS (SELECT 1 FROM paykit_outbox older
-		WHERE older.stream = o.stream AND older.delivered_at IS NULL AND older.seq < o.seq)`
+		WHERE older.destination = o.destination AND older.stream = o.stream
+		AND older.delivered_at IS NULL AND older.failed_at IS NULL AND older.seq < o.seq)`
 
 func scanOutbox(r scanner) (*payment.OutboxMessage, error) {
 	var (
-		m                                  payment.OutboxMessage
-		next, leaseUntil, delivered, evtAt scanTime
-		data                               []byte
-		e                                  = &m.Event
+		m                                          payment.OutboxMessage
+		next, leaseUntil, delivered, failed, evtAt scanTime
+		data                                       []byte
+		e                                          = &m.Event
 	)
-	if err := r.Scan(&m.ID, &m.Stream, &m.Attempts, &next, &m.LeaseOwner, &leaseUntil, &m.LastError,
-		&delivered, &e.ID, &e.Type, &e.ObjectID, &e.PaymentID, &e.From, &e.To, &e.Source,
-		&e.ProviderEventID, &e.Reason, &data, &evtAt); err != nil {
+	if err := r.Scan(&m.ID, &m.Stream, &m.Destination, &m.Attempts, &next, &m.LeaseOwner, &leaseUntil,
+		&m.LastError, &delivered, &failed, &e.ID, &e.Type, &e.ObjectID, &e.PaymentID, &e.From, &e.To,
+		&e.Source, &e.ProviderEventID, &e.Reason, &data, &evtAt); err != nil {
 		return nil, err
 	}
 	e.Object = "event"
@@ -41,7 +47,8 @@ func scanOutbox(r scanner) (*payment.OutboxMessage, error) {
 		e.Data = data
 	}
 	e.CreatedAt = evtAt.t
-	m.NextAttemptAt, m.LeaseUntil, m.DeliveredAt = next.t, leaseUntil.t, delivered.ptr()
+	m.NextAttemptAt, m.LeaseUntil = next.t, leaseUntil.t
+	m.DeliveredAt, m.FailedAt = delivered.ptr(), failed.ptr()
 	return &m, nil
 }
 
@@ -68,17 +75,17 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, le
 		out = out[:0]
 		if s.pg {
 			return queryRows(ctx, db, scan, `WITH c AS (
-				SELECT o.event_id FROM paykit_outbox o WHERE `+claimable+`
+				SELECT o.id FROM paykit_outbox o WHERE `+claimable+`
 				ORDER BY o.seq LIMIT ? FOR UPDATE OF o SKIP LOCKED
 			), u AS (
 				UPDATE paykit_outbox o SET lease_owner = ?, lease_until = ? FROM c
-				WHERE o.event_id = c.event_id RETURNING o.*
+				WHERE o.id = c.id RETURNING o.*
 			) `+outboxSelect+` FROM u o JOIN paykit_events e ON e.id = o.event_id ORDER BY o.seq`,
 				n, n, limit, owner, until)
 		}
 		rows, err := db.QueryContext(ctx, `UPDATE paykit_outbox SET lease_owner = ?, lease_until = ?
-			WHERE event_id IN (SELECT o.event_id FROM paykit_outbox o WHERE `+claimable+`
-			ORDER BY o.seq LIMIT ?) RETURNING event_id`, owner, until, n, n, limit)
+			WHERE id IN (SELECT o.id FROM paykit_outbox o WHERE `+claimable+`
+			ORDER BY o.seq LIMIT ?) RETURNING id`, owner, until, n, n, limit)
 		if err != nil {
 			return err
 		}
@@ -102,7 +109,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, le
 			return nil
 		}
 		return queryRows(ctx, db, scan, outboxSelect+` FROM paykit_outbox o
-			JOIN paykit_events e ON e.id = o.event_id WHERE o.event_id IN (`+inList(len(ids))+`)
+			JOIN paykit_events e ON e.id = o.event_id WHERE o.id IN (`+inList(len(ids))+`)
 			ORDER BY o.seq`, ids...)
 	})
 	if err != nil {
@@ -113,8 +120,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, le
 
 // AckOutbox implements payment.Store.
 func (s *Store) AckOutbox(ctx context.Context, id, owner string, now time.Time) error {
-	err := s.leased(ctx, id, owner, `UPDATE paykit_outbox SET delivered_at = ?
-		WHERE event_id = ? AND lease_owner = ? AND delivered_at IS NULL`, ts(now), id, owner)
+	err := s.leased(ctx, id, owner, `UPDATE paykit_outbox AS o SET delivered_at = ?
+		WHERE o.id = ? AND o.lease_owner = ? AND `+pending, ts(now), id, owner)
 	if err != nil {
 		return fmt.Errorf("bunstore: ack outbox %s: %w", id, err)
 	}
@@ -123,34 +130,180 @@ func (s *Store) AckOutbox(ctx context.Context, id, owner string, now time.Time) 
 
 // RetryOutbox implements payment.Store.
 func (s *Store) RetryOutbox(ctx context.Context, id, owner string, next time.Time, lastErr string) error {
-	err := s.leased(ctx, id, owner, `UPDATE paykit_outbox SET lease_owner = '', lease_until = NULL,
+	err := s.leased(ctx, id, owner, `UPDATE paykit_outbox AS o SET lease_owner = '', lease_until = NULL,
 		attempts = attempts + 1, last_error = ?, next_attempt_at = ?
-		WHERE event_id = ? AND lease_owner = ? AND delivered_at IS NULL`, lastErr, ts(next), id, owner)
+		WHERE o.id = ? AND o.lease_owner = ? AND `+pending, lastErr, ts(next), id, owner)
 	if err != nil {
 		return fmt.Errorf("bunstore: retry outbox %s: %w", id, err)
 	}
 	return nil
 }
 
+// FanOutOutbox implements payment.Store. On PostgreSQL it is one
+// statement: the message is marked delivered and the new messages are
+// inserted from its RETURNING, each with a seq from the events' sequence
+// (taken in the order of destinations), so they are newer than every stored
+// message and every message stored later is newer than them. On SQLite it
+// is a transaction that takes the seqs from paykit_events' AUTOINCREMENT
+// counter, for the same reason.
+func (s *Store) FanOutOutbox(ctx context.Context, id, owner string, destinations []string, now time.Time) error {
+	n := ts(now)
+	err := s.leasedDo(ctx, id, owner, func(ctx context.Context, db bun.IDB) (int64, error) {
+		if s.pg {
+			return s.fanOutPG(ctx, db, id, owner, destinations, n)
+		}
+		return s.fanOutSQLite(ctx, db, id, owner, destinations, n)
+	})
+	if err != nil {
+		return fmt.Errorf("bunstore: fan out outbox %s: %w", id, err)
+	}
+	return nil
+}
+
+// deliverLeased marks the message id delivered when owner holds it; the
+// statement names the outbox o and returns its id, event_id and stream.
+const deliverLeased = `UPDATE paykit_outbox AS o SET delivered_at = ?
+	WHERE o.id = ? AND o.lease_owner = ? AND ` + pending + ` RETURNING id, event_id, stream`
+
+func (s *Store) fanOutPG(ctx context.Context, db bun.IDB, id, owner string, destinations []string, now sqlTime) (int64, error) {
+	var q query
+	q.add(`WITH src AS (`+deliverLeased+`)`, now, id, owner)
+	if len(destinations) > 0 {
+		q.add(`, d AS (SELECT v.destination, nextval(pg_get_serial_sequence('paykit_events', 'seq')) AS seq
+			FROM (VALUES `)
+		for i, d := range destinations {
+			if i > 0 {
+				q.add(", ")
+			}
+			q.add(`(?::text, ?::integer)`, d, i)
+		}
+		// nextval runs after the sort (PostgreSQL evaluates volatile output
+		// expressions after ORDER BY), so the seqs follow destinations;
+		// none is taken when the lease was lost.
+		q.add(`) AS v (destination, ord) WHERE EXISTS (SELECT 1 FROM src) ORDER BY v.ord
+		), ins AS (INSERT INTO paykit_outbox (id, event_id, destination, seq, stream, next_attempt_at)
+			SELECT src.id || '/' || d.destination, src.event_id, d.destination, d.seq, src.stream, ?
+			FROM src CROSS JOIN d)`, now)
+	}
+	q.add(` SELECT count(*) FROM src`)
+	return queryInt(ctx, db, q.String(), q.args...)
+}
+
+func (s *Store) fanOutSQLite(ctx context.Context, db bun.IDB, id, owner string, destinations []string, now sqlTime) (int64, error) {
+	var srcID, eventID, stream string
+	found := int64(0)
+	if err := queryRows(ctx, db, func(r scanner) error {
+		found++
+		return r.Scan(&srcID, &eventID, &stream)
+	}, deliverLeased, now, id, owner); err != nil || found == 0 || len(destinations) == 0 {
+		return found, err
+	}
+	// Reserve len(destinations) seqs above every event's and every
+	// message's: AUTOINCREMENT never hands out a rowid at or below the
+	// counter.
+	top, err := queryInt(ctx, db, `UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'paykit_events' RETURNING seq`,
+		len(destinations))
+	if err != nil {
+		return 0, err
+	}
+	if top < int64(len(destinations)) {
+		return 0, errors.New("no paykit_events sequence")
+	}
+	var q query
+	q.add(`INSERT INTO paykit_outbox (id, event_id, destination, seq, stream, next_attempt_at) VALUES `)
+	for i, d := range destinations {
+		if i > 0 {
+			q.add(", ")
+		}
+		q.add(`(?, ?, ?, ?, ?, ?)`, srcID+"/"+d, eventID, d, top-int64(len(destinations)-1-i), stream, now)
+	}
+	if _, err := db.ExecContext(ctx, q.String(), q.args...); err != nil {
+		return 0, err
+	}
+	return found, nil
+}
+
+// FailOutbox implements payment.Store.
+func (s *Store) FailOutbox(ctx context.Context, id, owner, lastErr string, now time.Time) error {
+	err := s.leased(ctx, id, owner, `UPDATE paykit_outbox AS o SET lease_owner = '', lease_until = NULL,
+		attempts = attempts + 1, last_error = ?, failed_at = ?
+		WHERE o.id = ? AND o.lease_owner = ? AND `+pending, lastErr, ts(now), id, owner)
+	if err != nil {
+		return fmt.Errorf("bunstore: fail outbox %s: %w", id, err)
+	}
+	return nil
+}
+
+// ListFailedOutbox implements payment.Store.
+func (s *Store) ListFailedOutbox(ctx context.Context, limit int) ([]*payment.OutboxMessage, error) {
+	out := []*payment.OutboxMessage{}
+	if limit <= 0 {
+		return out, nil
+	}
+	err := s.read(ctx, func(ctx context.Context, db bun.IDB) error {
+		out = out[:0]
+		return queryRows(ctx, db, func(r scanner) error {
+			m, err := scanOutbox(r)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+			return nil
+		}, outboxSelect+` FROM paykit_outbox o JOIN paykit_events e ON e.id = o.event_id
+			WHERE o.failed_at IS NOT NULL ORDER BY o.failed_at, o.seq LIMIT ?`, limit)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: list failed outbox: %w", err)
+	}
+	return out, nil
+}
+
+// RedeliverOutbox implements payment.Store.
+func (s *Store) RedeliverOutbox(ctx context.Context, eventID string, now time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		res, err := db.ExecContext(ctx, `UPDATE paykit_outbox SET failed_at = NULL, attempts = 0, next_attempt_at = ?
+			WHERE event_id = ? AND failed_at IS NOT NULL`, ts(now), eventID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bunstore: redeliver outbox %s: %w", eventID, err)
+	}
+	return int(n), nil
+}
+
 // leased runs an update of a message owner holds: ErrNotFound when there is
 // no such message, ErrConflict when owner does not hold it.
 func (s *Store) leased(ctx context.Context, id, owner, sql string, args ...any) error {
+	return s.leasedDo(ctx, id, owner, func(ctx context.Context, db bun.IDB) (int64, error) {
+		res, err := db.ExecContext(ctx, sql, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	})
+}
+
+// leasedDo runs fn, a write of a message owner holds that returns how many
+// messages it changed, atomically: ErrNotFound when fn changed none and
+// there is no such message, ErrConflict when owner does not hold it.
+func (s *Store) leasedDo(ctx context.Context, id, owner string, fn func(ctx context.Context, db bun.IDB) (int64, error)) error {
 	return s.write(ctx, func(ctx context.Context, db bun.IDB) error {
 		if owner == "" {
 			return fmt.Errorf("empty lease owner: %w", payment.ErrConflict)
 		}
-		res, err := db.ExecContext(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
+		n, err := fn(ctx, db)
 		if err != nil {
 			return err
 		}
 		if n > 0 {
 			return nil
 		}
-		c, err := queryInt(ctx, db, `SELECT count(*) FROM paykit_outbox WHERE event_id = ?`, id)
+		c, err := queryInt(ctx, db, `SELECT count(*) FROM paykit_outbox WHERE id = ?`, id)
 		if err != nil {
 			return err
 		}

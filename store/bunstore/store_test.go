@@ -193,6 +193,7 @@ func TestMigrate(t *testing.T) {
 			require.NoError(t, err, "concurrent Migrate calls")
 		}
 		require.Equal(t, int64(1), countRows(t, db, "paykit_schema_migrations", "version = ?", "0001_init"))
+		require.Equal(t, int64(1), countRows(t, db, "paykit_schema_migrations", "version = ?", "0002_outbox_destinations"))
 		// Inside a host's transaction too.
 		require.NoError(t, db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			return Migrate(ctx, tx)
@@ -203,34 +204,116 @@ func TestMigrate(t *testing.T) {
 func TestMigrationsFS(t *testing.T) {
 	t.Parallel()
 	fsys := MigrationsFS()
+	versions := []string{"0001_init", "0002_outbox_destinations"}
 	for _, d := range []string{"postgres", "sqlite"} {
 		up, err := fs.Glob(fsys, d+"/*.up.sql")
 		require.NoError(t, err)
 		down, err := fs.Glob(fsys, d+"/*.down.sql")
 		require.NoError(t, err)
-		require.Equal(t, []string{d + "/0001_init.up.sql"}, up)
-		require.Equal(t, []string{d + "/0001_init.down.sql"}, down)
+		var wantUp, wantDown []string
+		for _, v := range versions {
+			wantUp = append(wantUp, d+"/"+v+".up.sql")
+			wantDown = append(wantDown, d+"/"+v+".down.sql")
+		}
+		require.Equal(t, wantUp, up)
+		require.Equal(t, wantDown, down)
 	}
 
-	// A host applying the files itself gets a working schema, and the down
-	// file removes it.
+	// A host applying the files itself, in name order, gets a working
+	// schema, and the down files, in reverse order, remove it.
 	db, err := OpenSQLite(filepath.Join(t.TempDir(), "own-tool.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	ctx := t.Context()
-	upSQL, err := fs.ReadFile(fsys, "sqlite/0001_init.up.sql")
-	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, string(upSQL))
-	require.NoError(t, err)
+	for _, v := range versions {
+		upSQL, err := fs.ReadFile(fsys, "sqlite/"+v+".up.sql")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, string(upSQL))
+		require.NoError(t, err, v)
+	}
 	s := newStore(t, db)
-	require.NoError(t, s.CreatePayment(ctx, testPayment(now()), nil))
-	downSQL, err := fs.ReadFile(fsys, "sqlite/0001_init.down.sql")
+	p := testPayment(now())
+	ev := testEvent(payment.EventPaymentCreated, p, p.CreatedAt)
+	require.NoError(t, s.CreatePayment(ctx, p, []payment.Event{ev}))
+	msgs, err := s.ClaimOutbox(ctx, "o", now(), time.Minute, 10)
 	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, string(downSQL))
-	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.NoError(t, s.FanOutOutbox(ctx, ev.ID, "o", []string{"subscribers"}, now()))
+	for i := len(versions) - 1; i >= 0; i-- {
+		downSQL, err := fs.ReadFile(fsys, "sqlite/"+versions[i]+".down.sql")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, string(downSQL))
+		require.NoError(t, err, versions[i])
+	}
 	n, err := queryInt(ctx, db, `SELECT count(*) FROM sqlite_master WHERE name LIKE 'paykit_%'`)
 	require.NoError(t, err)
 	require.Zero(t, n)
+}
+
+// Migration 0002 keeps the outbox of a database at 0001: every message is
+// its event's (Destination ""), in the same state, in the same order; and
+// its down file gives 0001's outbox back.
+func TestMigrateOutboxDestinations(t *testing.T) {
+	check := func(t *testing.T, db *bun.DB) {
+		ctx := t.Context()
+		s := newStore(t, db)
+		at := now()
+		p := testPayment(at)
+		evs := []payment.Event{
+			testEvent(payment.EventPaymentCreated, p, at),
+			testEvent(payment.EventPaymentProcessing, p, at),
+			testEvent(payment.EventPaymentSucceeded, p, at),
+		}
+		require.NoError(t, s.CreatePayment(ctx, p, evs))
+		msgs, err := s.ClaimOutbox(ctx, "o", at, time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		require.NoError(t, s.FanOutOutbox(ctx, evs[0].ID, "o", []string{"subscribers"}, at))
+		msgs, err = s.ClaimOutbox(ctx, "o", at, time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, msgs, 2)
+		require.NoError(t, s.RetryOutbox(ctx, evs[1].ID, "o", at.Add(time.Second), "later"))
+
+		// Down to 0001: the message fanned out to "subscribers" goes.
+		dir := "sqlite/"
+		if db.Dialect().Name().String() == "pg" {
+			dir = "postgres/"
+		}
+		downSQL, err := fs.ReadFile(MigrationsFS(), dir+"0002_outbox_destinations.down.sql")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, string(downSQL))
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, `DELETE FROM paykit_schema_migrations WHERE version = ?`, "0002_outbox_destinations")
+		require.NoError(t, err)
+		require.Equal(t, int64(3), countRows(t, db, "paykit_outbox", "stream = ?", p.ID), "0001's outbox: one row per event")
+
+		// And up again.
+		require.NoError(t, Migrate(ctx, db))
+		require.Zero(t, countRows(t, db, "paykit_outbox", "id <> event_id OR destination <> '' OR failed_at IS NOT NULL"))
+		msgs, err = s.ClaimOutbox(ctx, "p", at.Add(time.Second), time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, msgs, 1, "the stream's order survives: the delivered message stays delivered, the newer one waits")
+		m := msgs[0]
+		require.Equal(t, evs[1].ID, m.ID)
+		require.Empty(t, m.Destination)
+		require.Equal(t, 1, m.Attempts)
+		require.Equal(t, "later", m.LastError)
+		require.Equal(t, evs[1].ID, m.Event.ID)
+		require.NoError(t, s.FanOutOutbox(ctx, m.ID, "p", []string{"subscribers", "endpoint:e"}, at.Add(time.Second)))
+		msgs, err = s.ClaimOutbox(ctx, "p", at.Add(time.Second), time.Minute, 10)
+		require.NoError(t, err)
+		require.Equal(t, []string{evs[2].ID, evs[1].ID + "/subscribers", evs[1].ID + "/endpoint:e"},
+			[]string{msgs[0].ID, msgs[1].ID, msgs[2].ID}, "fanned-out messages are newer than the migrated ones")
+	}
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		db, _ := openPGAt(t, freshPG(t))
+		check(t, db)
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		check(t, openSQLite(t))
+	})
 }
 
 func TestNew(t *testing.T) {

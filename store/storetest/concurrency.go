@@ -21,6 +21,7 @@ func concurrencyTests() []test {
 		{name: "of 100 concurrent RecordInbox of one key exactly one inserts", run: testConcurrentInbox},
 		{name: "of 50 concurrent AcquireIdempotencyKey of one new key exactly one acquires", run: testConcurrentIdempotency},
 		{name: "20 concurrent outbox claimers never hold one message at once and deliver each once, in stream order", serial: true, run: testConcurrentOutbox},
+		{name: "10 concurrent claimers fanning out and delivering never hold one message at once and deliver each once, in order per destination and stream", serial: true, run: testConcurrentFanOut},
 		{name: "concurrent ClaimDuePayments and ClaimDuePayouts never hand one object to two claimers", serial: true, run: testConcurrentClaimDue},
 	}
 }
@@ -254,6 +255,99 @@ func testConcurrentOutbox(t *testing.T, s payment.Store) {
 		require.Equalf(t, 1, n, "%s: message %s is delivered exactly once", c, id)
 	}
 	require.Equal(t, want, order, c+": each stream is handed out in order")
+	require.Empty(t, claim(t, s, "late", windowEnd(base).Add(-time.Minute), time.Minute, 100), c+": delivered messages never come back")
+}
+
+func testConcurrentFanOut(t *testing.T, s payment.Store) {
+	const c = "ClaimOutbox and FanOutOutbox: two claimers never hold the same message at once; each stream reaches each destination in order"
+	const claimers, streams, perStream = 10, 10, 3
+	dests := []string{"subscribers", "endpoint:1", "endpoint:2"}
+	queue := func(dest, stream string) string { return dest + " " + stream }
+	base := pastWindow()
+	drainOutbox(t, s, base)
+	want := map[string][]string{} // (destination, stream) -> its message ids, oldest first
+	total := 0
+	for i := range streams {
+		at := make([]time.Time, perStream)
+		for j := range at {
+			at[j] = base.Add(time.Duration(j*streams+i) * time.Microsecond)
+		}
+		evs := enqueue(t, s, at...)
+		stream := evs[0].Stream()
+		want[queue("", stream)] = eventIDs(evs)
+		for _, ev := range evs {
+			for _, d := range dests {
+				want[queue(d, stream)] = append(want[queue(d, stream)], ev.ID+"/"+d)
+			}
+		}
+		total += perStream * (1 + len(dests))
+	}
+	claimAt := base.Add(time.Hour)
+
+	var (
+		mu       sync.Mutex
+		holder   = map[string]string{}
+		handled  = map[string]int{}
+		order    = map[string][]string{}
+		problems []string
+		done     atomic.Int64
+		stop     atomic.Bool // a claimer gave up: the others would wait for its leases in vain
+	)
+	problem := func(format string, args ...any) {
+		mu.Lock()
+		problems = append(problems, fmt.Sprintf(format, args...))
+		mu.Unlock()
+		stop.Store(true)
+	}
+	together(claimers, func(i int) {
+		owner := fmt.Sprintf("fanout-claimer-%d", i)
+		for range 200000 {
+			if done.Load() >= int64(total) || stop.Load() {
+				return
+			}
+			msgs, err := s.ClaimOutbox(t.Context(), owner, claimAt, time.Hour, 3)
+			if err != nil {
+				problem("%s: ClaimOutbox: %v", owner, err)
+				return
+			}
+			if len(msgs) == 0 {
+				runtime.Gosched()
+				continue
+			}
+			mu.Lock()
+			for _, m := range msgs {
+				if h, ok := holder[m.ID]; ok {
+					problems = append(problems, fmt.Sprintf("%s held by %s and %s at once", m.ID, h, owner))
+				}
+				holder[m.ID] = owner
+				order[queue(m.Destination, m.Stream)] = append(order[queue(m.Destination, m.Stream)], m.ID)
+			}
+			mu.Unlock()
+			for _, m := range msgs {
+				if m.Destination == "" {
+					err = s.FanOutOutbox(t.Context(), m.ID, owner, dests, claimAt)
+				} else {
+					err = s.AckOutbox(t.Context(), m.ID, owner, claimAt)
+				}
+				if err != nil {
+					problem("%s: FanOutOutbox or AckOutbox %s: %v", owner, m.ID, err)
+					return
+				}
+				mu.Lock()
+				delete(holder, m.ID)
+				handled[m.ID]++
+				mu.Unlock()
+				done.Add(1)
+			}
+		}
+		problem("%s: gave up with %d of %d delivered", owner, done.Load(), total)
+	})
+	require.Empty(t, problems, c)
+	require.Len(t, handled, total, c+": every message, fanned out or not, is delivered")
+	for id, n := range handled {
+		require.Equalf(t, 1, n, "%s: message %s is delivered exactly once", c, id)
+	}
+	require.Equal(t, want, order, c+": each (destination, stream) is handed out in order")
 	require.Empty(t, claim(t, s, "late", windowEnd(base).Add(-time.Minute), time.Minute, 100), c+": delivered messages never come back")
 }
 

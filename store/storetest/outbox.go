@@ -19,6 +19,12 @@ func outboxTests() []test {
 		{name: "AckOutbox by another owner is ErrConflict; delivered messages never come back", serial: true, run: testOutboxAck},
 		{name: "RetryOutbox ends the lease, counts the attempt, records the error and reschedules", serial: true, run: testOutboxRetry},
 		{name: "RetryOutbox by another owner is ErrConflict and changes nothing", serial: true, run: testOutboxRetryWrongOwner},
+		{name: "FanOutOutbox delivers the message and inserts one message per destination, due at now, newer than every stored message", serial: true, run: testOutboxFanOut},
+		{name: "FanOutOutbox by another owner is ErrConflict and changes nothing", serial: true, run: testOutboxFanOutWrongOwner},
+		{name: "a message waits for older pending messages of its Destination and Stream only", serial: true, run: testOutboxDestinationOrder},
+		{name: "FailOutbox counts the attempt and marks the message failed: never claimable, it no longer holds back its stream", serial: true, run: testOutboxFail},
+		{name: "ListFailedOutbox returns failed messages, oldest failure first, at most limit", serial: true, run: testOutboxListFailed},
+		{name: "RedeliverOutbox makes an event's failed messages pending again, and they hold back newer ones again", serial: true, run: testOutboxRedeliver},
 	}
 }
 
@@ -45,6 +51,7 @@ func claim(t *testing.T, s payment.Store, owner string, at time.Time, lease time
 		require.Equal(t, owner, m.LeaseOwner, "ClaimOutbox leases messages to owner")
 		require.True(t, m.LeaseUntil.Equal(at.Add(lease)), "ClaimOutbox leases messages until now+lease: got %s want %s", m.LeaseUntil, at.Add(lease))
 		require.Nil(t, m.DeliveredAt, "ClaimOutbox returns undelivered messages only")
+		require.Nil(t, m.FailedAt, "ClaimOutbox returns messages that are not failed only")
 	}
 	return msgs
 }
@@ -61,6 +68,7 @@ func testOutboxFresh(t *testing.T, s payment.Store) {
 	m := msgs[0]
 	require.Equal(t, evs[0].ID, m.ID, c+": the message's ID is the event's")
 	require.Equal(t, evs[0].Stream(), m.Stream, c+": the message's Stream is the event's Stream()")
+	require.Empty(t, m.Destination, c+": an appended event's message has Destination \"\" (not yet fanned out)")
 	requireEventEqual(t, evs[0], m.Event, c+": the message carries the event")
 	require.Zero(t, m.Attempts, c+": no attempts yet")
 	require.True(t, m.NextAttemptAt.Equal(at), "%s: NextAttemptAt is the event's CreatedAt: got %s", c, m.NextAttemptAt)

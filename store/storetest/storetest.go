@@ -18,8 +18,9 @@
 // payments and payouts, expired idempotency keys, the inbox listing) run one
 // at a time and work with times in the 1990s, far from the real time at
 // which other code writes; before they start, they lease leftovers of earlier
-// runs found there until the year 2150. Do not point the suite at a database
-// that holds data you care about.
+// runs found there until the year 2150 (tests of failed outbox messages first
+// redeliver every failed leftover, so that ListFailedOutbox shows only their
+// own). Do not point the suite at a database that holds data you care about.
 //
 // Inputs are truncated to microseconds, the precision a Store may keep.
 package storetest

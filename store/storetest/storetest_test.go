@@ -116,6 +116,22 @@ func (m claimNoLease) ClaimOutbox(ctx context.Context, owner string, now time.Ti
 	return msgs, err
 }
 
+type fanOutReversed struct{ payment.Store }
+
+func (m fanOutReversed) FanOutOutbox(ctx context.Context, id, owner string, destinations []string, now time.Time) error {
+	reversed := slices.Clone(destinations)
+	slices.Reverse(reversed)
+	return m.Store.FanOutOutbox(ctx, id, owner, reversed, now)
+}
+
+// failAsRetry "fails" a message by retrying it far in the future: it is not
+// claimable, but it still holds back its stream and is never listed.
+type failAsRetry struct{ payment.Store }
+
+func (m failAsRetry) FailOutbox(ctx context.Context, id, owner, lastErr string, now time.Time) error {
+	return m.RetryOutbox(ctx, id, owner, now.AddDate(100, 0, 0), lastErr)
+}
+
 type dueNoLease struct{ payment.Store }
 
 func (m dueNoLease) ClaimDuePayments(ctx context.Context, now time.Time, _ time.Duration, limit int) ([]*payment.Payment, error) {
@@ -182,6 +198,14 @@ var mutants = map[string]struct {
 	"claimNoLease": {
 		"Outbox", "two claimers never hold it at once",
 		func(s payment.Store) payment.Store { return claimNoLease{s} },
+	},
+	"fanOutReversed": {
+		"Outbox", "in the order given",
+		func(s payment.Store) payment.Store { return fanOutReversed{s} },
+	},
+	"failAsRetry": {
+		"Outbox", "no longer holds back its Destination and Stream",
+		func(s payment.Store) payment.Store { return failAsRetry{s} },
 	},
 	"dueNoLease": {
 		"Sweeper", "moves their NextSyncAt to now+lease",
