@@ -22,7 +22,7 @@ type app struct {
 	provider string // the provider orders are paid with
 	// svc is the Service on the shared store (the *bun.DB): it serves
 	// /pay/, runs the sweeper and the dispatcher, and reads payments.
-	svc *payment.Service
+	svc     *payment.Service
 	log     *zap.Logger
 	handler http.Handler
 }
