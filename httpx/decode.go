@@ -6,11 +6,14 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/paykit/paykit/payment"
 )
@@ -23,9 +26,10 @@ func tooLarge(limit int64) *apiError {
 	}
 }
 
-// readBody reads the request body into buf, at most limit bytes. A body
-// announced or found to be larger is a 413.
-func readBody(rw *respWriter, r *http.Request, limit int64, buf *bytes.Buffer) error {
+// readBody reads the request body into buf, at most limit bytes, within
+// timeout. A body announced or found to be larger is a 413; one that does
+// not arrive in time (a client trickling it in) is a 408.
+func readBody(rw *respWriter, r *http.Request, limit int64, timeout time.Duration, buf *bytes.Buffer) error {
 	if r.ContentLength > limit {
 		return tooLarge(limit)
 	}
@@ -35,6 +39,7 @@ func readBody(rw *respWriter, r *http.Request, limit int64, buf *bytes.Buffer) e
 	if r.ContentLength > 0 && r.ContentLength <= limit {
 		buf.Grow(int(r.ContentLength))
 	}
+	setBodyDeadline(rw, r, timeout)
 	// The server's own writer, so that it closes the connection after an
 	// oversized body instead of draining it.
 	body := http.MaxBytesReader(rw.ResponseWriter, r.Body, limit)
@@ -43,14 +48,37 @@ func readBody(rw *respWriter, r *http.Request, limit int64, buf *bytes.Buffer) e
 		if errors.As(err, &mbe) {
 			return tooLarge(limit)
 		}
+		var ne net.Error
+		if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			rw.Header().Set("Connection", "close")
+			return &apiError{
+				status: http.StatusRequestTimeout, code: CodeInvalidInput, field: "body",
+				message: "the body did not arrive within " + timeout.String(),
+			}
+		}
 		return errInput("body", "the body could not be read")
 	}
 	return nil
 }
 
+// setBodyDeadline makes reads of the request body fail once timeout has
+// passed, so a client that sends its body a byte at a time cannot hold the
+// handler. A shorter ReadTimeout of the server is left to apply. When the
+// writer cannot set deadlines (a host middleware that hides it), nothing
+// changes.
+func setBodyDeadline(rw *respWriter, r *http.Request, timeout time.Duration) {
+	if timeout <= 0 {
+		return
+	}
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && srv.ReadTimeout > 0 && srv.ReadTimeout <= timeout {
+		return
+	}
+	_ = http.NewResponseController(rw.ResponseWriter).SetReadDeadline(time.Now().Add(timeout))
+}
+
 // readJSON reads a JSON body into buf. Without a body it returns nil, or,
 // when the body is required, a 400. A body that is not JSON is a 415.
-func readJSON(rw *respWriter, r *http.Request, limit int64, required bool, buf *bytes.Buffer) ([]byte, error) {
+func readJSON(rw *respWriter, r *http.Request, limit int64, timeout time.Duration, required bool, buf *bytes.Buffer) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, tooLarge(limit)
 	}
@@ -60,7 +88,7 @@ func readJSON(rw *respWriter, r *http.Request, limit int64, required bool, buf *
 			message: "the body must be JSON, sent with Content-Type: application/json",
 		}
 	}
-	if err := readBody(rw, r, limit, buf); err != nil {
+	if err := readBody(rw, r, limit, timeout, buf); err != nil {
 		return nil, err
 	}
 	if buf.Len() == 0 {

@@ -62,7 +62,9 @@
 // # Requests
 //
 // Bodies are limited to 64 KiB (webhooks 256 KiB; WithMaxBodyBytes,
-// WithMaxWebhookBodyBytes): a larger one is 413 PAYLOAD_TOO_LARGE. Where a
+// WithMaxWebhookBodyBytes): a larger one is 413 PAYLOAD_TOO_LARGE. A body
+// must arrive within 10 s (WithBodyReadTimeout): one that trickles in
+// slower is 408 INVALID_INPUT and the connection is closed. Where a
 // JSON body is expected the Content-Type must be application/json (any
 // parameters, charset UTF-8 if given), else 415 UNSUPPORTED_MEDIA_TYPE.
 // The body must be one JSON object without unknown fields; a field of the

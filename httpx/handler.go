@@ -39,6 +39,7 @@ type handler struct {
 	limit          *limiters
 	maxBody        int64
 	maxWebhookBody int64
+	bodyTimeout    time.Duration
 	clientIP       func(*http.Request) string
 	idPrefix       string
 	seq            atomic.Uint64
@@ -71,6 +72,7 @@ func NewHandler(svc *payment.Service, opts ...Option) (http.Handler, error) {
 		log:            cfg.logger,
 		maxBody:        cfg.maxBody,
 		maxWebhookBody: cfg.maxWebhookBody,
+		bodyTimeout:    cfg.bodyTimeout,
 		clientIP:       cfg.clientIP,
 		now:            time.Now,
 	}

@@ -17,6 +17,9 @@ const (
 	// DefaultMaxWebhookBodyBytes bounds the body of an inbound provider
 	// callback (256 KiB).
 	DefaultMaxWebhookBodyBytes = 256 << 10
+	// DefaultBodyReadTimeout bounds how long reading a request body may
+	// take (10 s).
+	DefaultBodyReadTimeout = 10 * time.Second
 	// DefaultRateLimitRequests is the default number of requests per
 	// DefaultRateLimitPer an API key may make.
 	DefaultRateLimitRequests = 1000
@@ -47,6 +50,7 @@ type config struct {
 	logger          *zap.Logger
 	maxBody         int64
 	maxWebhookBody  int64
+	bodyTimeout     time.Duration
 	rateLimit       *RateLimit
 	clientIP        func(*http.Request) string
 	maxRateLimiters int
@@ -57,6 +61,7 @@ func defaultConfig() *config {
 		logger:          zap.NewNop(),
 		maxBody:         DefaultMaxBodyBytes,
 		maxWebhookBody:  DefaultMaxWebhookBodyBytes,
+		bodyTimeout:     DefaultBodyReadTimeout,
 		clientIP:        remoteIP,
 		maxRateLimiters: 10000,
 	}
@@ -150,6 +155,24 @@ func WithMaxWebhookBodyBytes(n int64) Option {
 			return fmt.Errorf("httpx: WithMaxWebhookBodyBytes: %d is not positive", n)
 		}
 		c.maxWebhookBody = n
+		return nil
+	}
+}
+
+// WithBodyReadTimeout bounds how long the handler waits for a request body,
+// API and webhook routes alike (default 10 s, from when the handler starts
+// reading it). A client that sends its body slower, a byte at a time, is
+// answered 408 INVALID_INPUT (details.field "body") and its connection is
+// closed, so it cannot hold a handler. A shorter ReadTimeout of the
+// http.Server still applies. The deadline is set through
+// http.ResponseController, so a middleware that wraps the ResponseWriter
+// must implement Unwrap for it to work.
+func WithBodyReadTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("httpx: WithBodyReadTimeout: %s is not positive", d)
+		}
+		c.bodyTimeout = d
 		return nil
 	}
 }

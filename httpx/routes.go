@@ -40,7 +40,7 @@ func (h *handler) checkout(rw *respWriter, r *http.Request) error {
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	body, err := readJSON(rw, r, h.maxBody, true, buf)
+	body, err := readJSON(rw, r, h.maxBody, h.bodyTimeout, true, buf)
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func (h *handler) refund(rw *respWriter, r *http.Request) error {
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	body, err := readJSON(rw, r, h.maxBody, false, buf)
+	body, err := readJSON(rw, r, h.maxBody, h.bodyTimeout, false, buf)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func (h *handler) capture(rw *respWriter, r *http.Request) error {
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	body, err := readJSON(rw, r, h.maxBody, false, buf)
+	body, err := readJSON(rw, r, h.maxBody, h.bodyTimeout, false, buf)
 	if err != nil {
 		return err
 	}
@@ -249,7 +249,7 @@ func (h *handler) confirm(rw *respWriter, r *http.Request) error {
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	body, err := readJSON(rw, r, h.maxBody, true, buf)
+	body, err := readJSON(rw, r, h.maxBody, h.bodyTimeout, true, buf)
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func (h *handler) createPayout(rw *respWriter, r *http.Request) error {
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	body, err := readJSON(rw, r, h.maxBody, true, buf)
+	body, err := readJSON(rw, r, h.maxBody, h.bodyTimeout, true, buf)
 	if err != nil {
 		return err
 	}
@@ -439,7 +439,7 @@ func (h *handler) serveWebhook(rw *respWriter, r *http.Request) error {
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		b := make([]byte, 0, max(r.ContentLength, 512))
 		buf := bytes.NewBuffer(b)
-		if err := readBody(rw, r, h.maxWebhookBody, buf); err != nil {
+		if err := readBody(rw, r, h.maxWebhookBody, h.bodyTimeout, buf); err != nil {
 			return err
 		}
 		body = buf.Bytes()

@@ -184,7 +184,9 @@ func (s *Service) nextSync(p *Payment, now time.Time) *time.Time {
 	switch p.Status {
 	case StatusPending, StatusRequiresAction, StatusProcessing:
 	default:
-		return nil
+		if p.AmountRefundPending == 0 {
+			return nil
+		}
 	}
 	delay := max(s.cfg.syncAfter, min(s.cfg.maxSyncInterval, now.Sub(p.CreatedAt)/4))
 	t := now.Add(delay)

@@ -281,6 +281,7 @@ func (s *Service) reserveRefund(ctx context.Context, p *Payment, params *RefundP
 		np := p.Clone()
 		np.AmountRefundPending += amount
 		np.UpdatedAt = now
+		np.NextSyncAt = s.nextSync(np, now) // the sweeper asks, should the outcome stay unknown
 		evs := []Event{s.newRefundEvent(EventRefundCreated, r, SourceAPI, "", "")}
 		s.fillEventData(evs, r)
 		err := s.store.CreateRefund(ctx, r, np, evs)
@@ -342,6 +343,9 @@ func (s *Service) applyRefundState(ctx context.Context, r *Refund, st *RefundSta
 			}
 		}
 		nr.UpdatedAt, np.UpdatedAt = now, now
+		if settles {
+			np.NextSyncAt = s.nextSync(np, now)
+		}
 		s.fillEventData(evs, nr)
 		s.fillEventData(evs, np)
 		err = s.store.UpdateRefund(ctx, nr, np, evs)

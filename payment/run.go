@@ -86,6 +86,12 @@ func (s *Service) reconcile(ctx context.Context, p *Payment) error {
 	if err != nil {
 		return err
 	}
+	if p.Status.Paid() || p.Status.Terminal() {
+		if p.AmountRefundPending > 0 && p.Status.Paid() {
+			return s.reconcileRefunds(ctx, prov, p)
+		}
+		return s.reschedule(ctx, p) // nothing to ask about: stop sweeping it
+	}
 	now := s.now()
 	abandoned := s.abandoned(p, now)
 	syncer, ok := prov.(Syncer)
@@ -111,14 +117,31 @@ func (s *Service) reconcile(ctx context.Context, p *Payment) error {
 		// The provider confirms it was not paid. Cancel it there where
 		// possible, so it cannot be paid later; a payment that still gets
 		// paid is recorded by the late-success rule.
+		expire := true
 		if c, ok := prov.(Canceler); ok {
 			cctx, cancel := s.providerCtx(ctx)
-			if _, err := c.Cancel(cctx, p.Clone()); err != nil {
-				s.log.Info("cancel of abandoned payment failed", zap.String("payment_id", p.ID), zap.Error(err))
-			}
+			_, cerr := c.Cancel(cctx, p.Clone())
 			cancel()
+			if cerr != nil {
+				// The provider would not cancel it: the customer may have
+				// paid in the meantime. Ask again instead of expiring what
+				// may have been paid.
+				s.log.Info("cancel of abandoned payment failed; asking again", zap.String("payment_id", p.ID), zap.Error(cerr))
+				pctx, cancel := s.providerCtx(ctx)
+				st, err = syncer.Sync(pctx, p.Clone())
+				cancel()
+				if err != nil {
+					return fmt.Errorf("sync after a failed cancel: %w", err)
+				}
+				expire = false
+				if st.Status == StatusPending || st.Status == StatusRequiresAction {
+					return s.reschedule(ctx, p)
+				}
+			}
 		}
-		st = &PaymentState{Status: StatusExpired, Failure: defaultFailure(StatusExpired)}
+		if expire {
+			st = &PaymentState{Status: StatusExpired, Failure: defaultFailure(StatusExpired)}
+		}
 	}
 	out, err := s.applyPaymentState(ctx, p, st, SourceReconcile, "")
 	if err != nil {
@@ -128,6 +151,45 @@ func (s *Service) reconcile(ctx context.Context, p *Payment) error {
 		return s.reschedule(ctx, out)
 	}
 	return nil
+}
+
+// reconcileRefunds asks the provider about a paid payment's pending
+// refunds: their outcome was unknown (a timeout) and no callback has told
+// it since. A provider without refund sync is asked with the refund again,
+// under the same idempotency key.
+func (s *Service) reconcileRefunds(ctx context.Context, prov Provider, p *Payment) error {
+	rs, err := s.store.ListRefunds(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Status != RefundPending {
+			continue
+		}
+		var st *RefundState
+		pctx, cancel := s.providerCtx(ctx)
+		switch x := prov.(type) {
+		case RefundSyncer:
+			st, err = x.SyncRefund(pctx, p.Clone(), r.Clone())
+		case Refunder:
+			st, err = x.Refund(pctx, &RefundRequest{Payment: p.Clone(), Refund: r.Clone(), IdempotencyKey: r.ID})
+		default:
+			err = fmt.Errorf("%w: provider %s cannot refund", ErrUnsupported, p.Provider)
+		}
+		cancel()
+		if err != nil {
+			s.log.Warn("refund sync failed; will retry", zap.String("refund_id", r.ID), zap.Error(err))
+			continue
+		}
+		if _, err := s.applyRefundState(ctx, r, st, SourceReconcile, ""); err != nil {
+			return err
+		}
+	}
+	cur, err := s.store.GetPayment(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	return s.reschedule(ctx, cur)
 }
 
 // abandoned reports whether the customer's chance to pay has passed.
@@ -143,10 +205,16 @@ func (s *Service) abandoned(p *Payment, now time.Time) bool {
 func (s *Service) reschedule(ctx context.Context, p *Payment) error {
 	_, err := s.updatePayment(ctx, p.ID, p, func(p *Payment, now time.Time) (change, error) {
 		next := s.nextSync(p, now)
-		if next == nil || (p.NextSyncAt != nil && !next.After(*p.NextSyncAt)) {
+		switch {
+		case next == nil && p.NextSyncAt == nil:
 			return change{}, nil
+		case next == nil:
+			p.NextSyncAt = nil // nothing left to ask about
+		case p.NextSyncAt != nil && !next.After(*p.NextSyncAt):
+			return change{}, nil
+		default:
+			p.NextSyncAt = next
 		}
-		p.NextSyncAt = next
 		return change{changed: true}, nil
 	})
 	return err
@@ -213,6 +281,11 @@ func (s *Service) Dispatch(ctx context.Context) (int, error) {
 // dispatchOne handles one claimed message. ok reports a delivery;
 // progressed reports that a later message may have become claimable.
 func (s *Service) dispatchOne(ctx context.Context, m *OutboxMessage) (ok, progressed bool, err error) {
+	if !m.LeaseUntil.IsZero() && !s.now().Before(m.LeaseUntil) {
+		// The batch took longer than its lease: another instance may
+		// hold this message now. Leave it to the next claim.
+		return false, true, nil
+	}
 	if m.Destination == destFanOut {
 		if err := s.store.FanOutOutbox(ctx, m.ID, s.owner, s.destinationsFor(&m.Event), s.now()); err != nil {
 			return false, false, fmt.Errorf("payment: dispatch fan-out %s: %w", m.ID, err)
@@ -222,7 +295,11 @@ func (s *Service) dispatchOne(ctx context.Context, m *OutboxMessage) (ok, progre
 	derr := s.deliverTo(ctx, m)
 	now := s.now()
 	if derr == nil {
-		if err := s.store.AckOutbox(ctx, m.ID, s.owner, now); err != nil {
+		// Delivered: record it even when Run is being stopped, or the
+		// host gets it again after the lease.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.store.AckOutbox(actx, m.ID, s.owner, now); err != nil {
 			return false, false, fmt.Errorf("payment: dispatch ack %s: %w", m.ID, err)
 		}
 		return true, true, nil

@@ -94,6 +94,11 @@ func New(store Store, opts ...Option) (*Service, error) {
 	}}
 	for _, ep := range cfg.endpoints {
 		s.endpoints[ep.destination()] = ep
+		// A claimed batch must be delivered within its lease, or another
+		// instance may deliver it too: size the lease for the slowest
+		// batch, every round of concurrent deliveries timing out.
+		rounds := (cfg.dispatchBatch+cfg.dispatchConcurrency-1)/cfg.dispatchConcurrency + 1
+		cfg.dispatchLease = max(cfg.dispatchLease, time.Duration(rounds)*ep.timeout)
 	}
 	for _, name := range cfg.providerOrder {
 		p := cfg.providers[name]
