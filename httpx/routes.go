@@ -2,6 +2,8 @@ package httpx
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -450,6 +452,11 @@ func (h *handler) serveWebhook(rw *respWriter, r *http.Request) error {
 		Body:       body,
 		RemoteAddr: r.RemoteAddr,
 	})
+	if errors.Is(err, payment.ErrConflict) {
+		// Lost to concurrent updates: a 5xx makes the vendor retry, which
+		// then applies the event once.
+		return fmt.Errorf("%w: %w", payment.ErrUnavailable, err)
+	}
 	if err != nil {
 		return err
 	}
