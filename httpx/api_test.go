@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -449,4 +450,35 @@ func TestPanicAfterWriteAbortsTheResponse(t *testing.T) {
 	}()
 	require.Equal(t, http.ErrAbortHandler, recovered, "a response already started is aborted, not completed")
 	require.Equal(t, http.StatusOK, w.Code)
+}
+
+// conflictingStore loses every compare-and-set once conflict is set, as
+// under endless concurrent updates.
+type conflictingStore struct {
+	payment.Store
+	conflict atomic.Bool
+}
+
+func (s *conflictingStore) UpdatePayment(ctx context.Context, p *payment.Payment, evs []payment.Event) error {
+	if s.conflict.Load() {
+		return payment.ErrConflict
+	}
+	return s.Store.UpdatePayment(ctx, p, evs)
+}
+
+// TestWebhookLostToConcurrentUpdatesIs503: vendors retry a 5xx, not a 409.
+func TestWebhookLostToConcurrentUpdatesIs503(t *testing.T) {
+	t.Parallel()
+	cs := &conflictingStore{}
+	e := setup(t, withStore(func(s payment.Store) payment.Store {
+		cs.Store = s
+		return cs
+	}))
+	p := e.checkout(qrCheckout("conflict-1", 1000))
+	good, err := e.sbx.WebhookFor(p.ID, payment.StatusSucceeded)
+	require.NoError(t, err)
+	cs.conflict.Store(true)
+	r := e.do(req{method: "POST", path: "/webhooks/sandbox", body: good.Body, header: good.Header.Clone(), noKey: true})
+	r.requireError(t, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "")
+	require.Equal(t, "1", r.Header.Get("Retry-After"))
 }

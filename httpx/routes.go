@@ -3,7 +3,6 @@ package httpx
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 
@@ -455,7 +454,10 @@ func (h *handler) serveWebhook(rw *respWriter, r *http.Request) error {
 	if errors.Is(err, payment.ErrConflict) {
 		// Lost to concurrent updates: a 5xx makes the vendor retry, which
 		// then applies the event once.
-		return fmt.Errorf("%w: %w", payment.ErrUnavailable, err)
+		return &apiError{
+			status: http.StatusServiceUnavailable, code: CodeServiceUnavailable, retryAfter: "1",
+			message: "temporarily unavailable; retry later", cause: err,
+		}
 	}
 	if err != nil {
 		return err
