@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paykit/paykit/internal/pgtest"
+
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 	"go.uber.org/zap"
@@ -23,10 +25,6 @@ import (
 	"github.com/paykit/paykit/payment"
 	"github.com/paykit/paykit/store/bunstore"
 )
-
-// defaultTestDatabaseURL is the PostgreSQL server tried when
-// PAYKIT_TEST_DATABASE_URL is not set (scripts/pgtest-env.sh starts it).
-const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // testServer is the PostgreSQL server of this run (its maintenance
 // database), checked once by TestMain; serverErr says why it cannot be
@@ -37,10 +35,7 @@ var testServer struct {
 }
 
 func TestMain(m *testing.M) {
-	testServer.url = os.Getenv("PAYKIT_TEST_DATABASE_URL")
-	if testServer.url == "" {
-		testServer.url = defaultTestDatabaseURL
-	}
+	testServer.url = pgtest.ServerURL()
 	testServer.err = pingServer(testServer.url)
 	os.Exit(m.Run())
 }
@@ -63,11 +58,7 @@ func pingServer(server string) error {
 func freshDatabase(t testing.TB) string {
 	t.Helper()
 	if testServer.err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required when CI is set (PAYKIT_TEST_DATABASE_URL or %s): %v",
-				defaultTestDatabaseURL, testServer.err)
-		}
-		t.Skipf("PostgreSQL unavailable (set PAYKIT_TEST_DATABASE_URL, or run scripts/pgtest-env.sh): %v", testServer.err)
+		pgtest.SkipOrFail(t, testServer.err)
 	}
 	name := "paykit_example_" + strings.ToLower(rand.Text()[:16])
 	admin, err := bunstore.OpenPostgres(testServer.url)

@@ -3,14 +3,13 @@ package reliability
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
-	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/paykit/paykit/internal/pgtest"
 
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
@@ -18,10 +17,6 @@ import (
 	"github.com/paykit/paykit/payment"
 	"github.com/paykit/paykit/store/bunstore"
 )
-
-// defaultTestDatabaseURL is the PostgreSQL server tried when
-// PAYKIT_TEST_DATABASE_URL is not set (scripts/pgtest-env.sh starts it).
-const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // pgServer is the PostgreSQL server of this run, probed once.
 var pgServer struct {
@@ -32,10 +27,7 @@ var pgServer struct {
 
 func probePG() {
 	pgServer.once.Do(func() {
-		server := os.Getenv("PAYKIT_TEST_DATABASE_URL")
-		if server == "" {
-			server = defaultTestDatabaseURL
-		}
+		server := pgtest.ServerURL()
 		db, err := bunstore.OpenPostgres(server)
 		if err != nil {
 			pgServer.err = err
@@ -58,11 +50,7 @@ func requirePG(t testing.TB) string {
 	t.Helper()
 	probePG()
 	if pgServer.url == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required when CI is set (PAYKIT_TEST_DATABASE_URL or %s): %v",
-				defaultTestDatabaseURL, pgServer.err)
-		}
-		t.Skipf("PostgreSQL unavailable (set PAYKIT_TEST_DATABASE_URL, or run scripts/pgtest-env.sh): %v", pgServer.err)
+		pgtest.SkipOrFail(t, pgServer.err)
 	}
 	return pgServer.url
 }
@@ -190,148 +178,3 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 		})
 	}
 }
-
-// proxy is a TCP proxy in front of PostgreSQL that a test takes down
-// (refusing new connections and closing every open one) and brings back on
-// the same address: the database going away and coming back, without
-// touching the server that other tests use.
-type proxy struct {
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func startProxy(t testing.TB, target string) *proxy {
-	t.Helper()
-	p := &proxy{target: target, conns: map[net.Conn]struct{}{}}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(func() {
-		p.down()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.wg.Add(1)
-			go func() {
-				defer p.wg.Done()
-				p.pipe(c)
-			}()
-		}
-	}()
-}
-
-func (p *proxy) pipe(c net.Conn) {
-	var d net.Dialer
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := d.DialContext(ctx, "tcp", p.target)
-	if err != nil {
-		_ = c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil { // went down meanwhile
-		p.mu.Unlock()
-		_ = c.Close()
-		_ = s.Close()
-		return
-	}
-	p.conns[c], p.conns[s] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	cp := func(dst, src net.Conn) {
-		defer wg.Done()
-		buf := make([]byte, 32<<10)
-		_, _ = copyBuffer(dst, src, buf)
-		_ = dst.Close()
-		_ = src.Close()
-	}
-	go cp(c, s)
-	go cp(s, c)
-	wg.Wait()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, s)
-	p.mu.Unlock()
-}
-
-func copyBuffer(dst, src net.Conn, buf []byte) (int64, error) {
-	var n int64
-	for {
-		r, err := src.Read(buf)
-		if r > 0 {
-			w, werr := dst.Write(buf[:r])
-			n += int64(w)
-			if werr != nil {
-				return n, werr
-			}
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-}
-
-// down closes the listener and every connection.
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		_ = c.Close()
-	}
-}
-
-// up listens again on the same address.
-func (p *proxy) up(t testing.TB) {
-	t.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", p.addr)
-	require.NoError(t, err)
-	p.serve(ln)
-}
-
-// proxiedURL returns dbURL through the proxy in front of its server, with a
-// short dial timeout.
-func proxiedURL(t testing.TB, dbURL string) (*proxy, string) {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	require.NoError(t, err)
-	target := u.Host
-	if u.Port() == "" {
-		target = net.JoinHostPort(u.Hostname(), "5432")
-	}
-	px := startProxy(t, target)
-	u.Host = px.addr
-	q := u.Query()
-	q.Set("dial_timeout", "1s")
-	u.RawQuery = q.Encode()
-	return px, u.String()
-}
-
-func (p *proxy) String() string { return fmt.Sprintf("proxy %s -> %s", p.addr, p.target) }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paykit/paykit/internal/pgtest"
+
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
@@ -275,7 +277,7 @@ func TestStoreGoesAway(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
 		dbURL := freshPG(t)
-		px, proxied := proxiedURL(t, dbURL)
+		px, proxied := pgtest.Proxied(t, dbURL)
 		store := openPGStore(t, proxied, 8, bunstore.WithRetryBackoff(time.Millisecond))
 		direct := openPGStore(t, dbURL, 2)
 		s := newStack(t, stackOptions{store: store, clock: paymenttest.NewClock(time.Now()), noWebhookBase: true})
@@ -294,7 +296,7 @@ func TestStoreGoesAway(t *testing.T) {
 			rows[tb] = countRows(ctx, t, direct.db, tb)
 		}
 
-		px.down()
+		px.Down()
 		var answers statusCounts
 		began := time.Now()
 		for i, id := range ids {
@@ -319,7 +321,7 @@ func TestStoreGoesAway(t *testing.T) {
 			require.Equal(t, rows[tb], countRows(ctx, t, direct.db, tb), "%s: nothing written while the database is away", tb)
 		}
 
-		px.up(t)
+		px.Up(t)
 		for i, id := range ids {
 			settleWebhook(ctx, t, s, id)
 			p := settleCheckout(ctx, t, s, qrBody(fmt.Sprintf("away-new-%d", i), 10000), fmt.Sprintf("key-away-new-%d", i))

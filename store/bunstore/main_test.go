@@ -11,15 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paykit/paykit/internal/pgtest"
+
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
 	"github.com/paykit/paykit/payment"
 )
-
-// defaultTestDatabaseURL is the PostgreSQL server tried when
-// PAYKIT_TEST_DATABASE_URL is not set (scripts/pgtest-env.sh starts it).
-const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // testPG is the PostgreSQL database of this test run: created fresh by
 // TestMain, migrated, and dropped at the end. url is empty when no server
@@ -35,10 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	server := os.Getenv("PAYKIT_TEST_DATABASE_URL")
-	if server == "" {
-		server = defaultTestDatabaseURL
-	}
+	server := pgtest.ServerURL()
 	testPG.server = server
 	drop, err := createTestDatabase(server)
 	if err != nil {
@@ -66,7 +61,7 @@ func createTestDatabase(server string) (func(), error) {
 // it, and returns its URL and a function that drops it.
 func newDatabase(ctx context.Context, server string) (string, func(), error) {
 	name := "paykit_test_" + strings.ToLower(rand.Text()[:16])
-	u, err := withDatabase(server, name)
+	u, err := pgtest.WithDatabase(server, name)
 	if err != nil {
 		return "", nil, err
 	}
@@ -109,27 +104,13 @@ func freshPG(t testing.TB) string {
 	return u
 }
 
-// withDatabase returns server's URL with the database name replaced.
-func withDatabase(server, name string) (string, error) {
-	u, err := url.Parse(server)
-	if err != nil {
-		return "", fmt.Errorf("PAYKIT_TEST_DATABASE_URL: %w", err)
-	}
-	u.Path = "/" + name
-	return u.String(), nil
-}
-
 // requirePG returns this run's PostgreSQL URL. Without a server the test
 // is skipped, or fails when CI is set: a suite that skips in CI proves
 // nothing.
 func requirePG(t testing.TB) string {
 	t.Helper()
 	if testPG.url == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required when CI is set (PAYKIT_TEST_DATABASE_URL or %s): %v",
-				defaultTestDatabaseURL, testPG.err)
-		}
-		t.Skipf("PostgreSQL unavailable (set PAYKIT_TEST_DATABASE_URL, or run scripts/pgtest-env.sh): %v", testPG.err)
+		pgtest.SkipOrFail(t, testPG.err)
 	}
 	return testPG.url
 }

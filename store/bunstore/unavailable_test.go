@@ -8,9 +8,10 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/paykit/paykit/internal/pgtest"
 
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
@@ -20,140 +21,14 @@ import (
 	"github.com/paykit/paykit/payment"
 )
 
-// proxy is a TCP proxy in front of PostgreSQL that a test can take down
-// (closing every connection) and bring back on the same address: the
-// database going away and coming back, without touching the server.
-type proxy struct {
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func startProxy(t testing.TB, target string) *proxy {
-	t.Helper()
-	p := &proxy{target: target, conns: map[net.Conn]struct{}{}}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(func() {
-		p.down()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.wg.Add(1)
-			go func() {
-				defer p.wg.Done()
-				p.pipe(c)
-			}()
-		}
-	}()
-}
-
-func (p *proxy) pipe(c net.Conn) {
-	var d net.Dialer
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := d.DialContext(ctx, "tcp", p.target)
-	if err != nil {
-		_ = c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil { // went down meanwhile
-		p.mu.Unlock()
-		_ = c.Close()
-		_ = s.Close()
-		return
-	}
-	p.conns[c], p.conns[s] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	cp := func(dst, src net.Conn) {
-		defer wg.Done()
-		_, _ = io.Copy(dst, src)
-		_ = dst.Close()
-		_ = src.Close()
-	}
-	go cp(c, s)
-	go cp(s, c)
-	wg.Wait()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, s)
-	p.mu.Unlock()
-}
-
-// down closes the listener and every connection.
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		_ = c.Close()
-	}
-}
-
-// up listens again on the same address.
-func (p *proxy) up(t testing.TB) {
-	t.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", p.addr)
-	require.NoError(t, err)
-	p.serve(ln)
-}
-
-// viaProxy returns dbURL with its host replaced by the proxy's address,
-// and the original host.
-func viaProxy(t testing.TB, dbURL string) (proxied, target string) {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	require.NoError(t, err)
-	target = u.Host
-	if u.Port() == "" {
-		target = net.JoinHostPort(u.Hostname(), "5432")
-	}
-	return u.String(), target
-}
-
 // The database goes away: every call fails fast with an error wrapping
 // ErrUnavailable, nothing is half written, and once it is back the same
 // Store works again, without a restart.
 func TestUnavailableAndBack(t *testing.T) {
 	dbURL := requirePG(t)
 	t.Parallel()
-	_, target := viaProxy(t, dbURL)
-	px := startProxy(t, target)
-	u, err := url.Parse(dbURL)
-	require.NoError(t, err)
-	u.Host = px.addr
-	q := u.Query()
-	q.Set("dial_timeout", "1s")
-	u.RawQuery = q.Encode()
-	db, err := OpenPostgres(u.String())
+	px, proxied := pgtest.Proxied(t, dbURL)
+	db, err := OpenPostgres(proxied)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	s := newStore(t, db, WithRetryBackoff(time.Millisecond))
@@ -163,7 +38,7 @@ func TestUnavailableAndBack(t *testing.T) {
 	p := testPayment(at)
 	require.NoError(t, s.CreatePayment(ctx, p, nil))
 
-	px.down()
+	px.Down()
 	_, err = s.GetPayment(ctx, p.ID)
 	require.ErrorIs(t, err, payment.ErrUnavailable, "a read while the database is away")
 	next := *p
@@ -178,7 +53,7 @@ func TestUnavailableAndBack(t *testing.T) {
 	_, _, err = s.RecordInbox(ctx, &payment.InboxMessage{Provider: "x", EventKey: uniq("k"), ReceivedAt: at})
 	require.ErrorIs(t, err, payment.ErrUnavailable)
 
-	px.up(t)
+	px.Up(t)
 	got, err := s.GetPayment(ctx, p.ID)
 	require.NoError(t, err, "the same Store works once the database is back")
 	require.Equal(t, payment.StatusPending, got.Status, "nothing was written while it was away")
