@@ -95,3 +95,97 @@ func BenchmarkGetPaymentParallel(b *testing.B) {
 		}
 	})
 }
+
+// qrPayment is a payment as a sandbox QR checkout leaves it: customer,
+// metadata, a QR next action and the times the sweeper needs.
+func qrPayment(i int, at time.Time) *payment.Payment {
+	p := benchPayment(i, at)
+	p.Method = payment.MethodQR
+	p.Description = "Order " + p.OrderID
+	p.Customer = &payment.Customer{ID: "customer-123", Name: "John Doe", Email: "john@example.com", Phone: "+66812345678"}
+	p.ReturnURL = "https://shop.example/return"
+	exp := at.Add(15 * time.Minute)
+	sync := at.Add(time.Minute)
+	p.ExpiresAt, p.NextSyncAt = &exp, &sync
+	return p
+}
+
+// BenchmarkCheckoutFlow is the store's share of one checkout and its
+// notification: create the payment with its event, move it to
+// requires_action with a QR code and another event, read it back, then
+// what the dispatcher does for each event (claim, fan out to one
+// destination, claim, acknowledge).
+func BenchmarkCheckoutFlow(b *testing.B) {
+	s := memstore.New()
+	ctx := b.Context()
+	at := time.Now().UTC()
+	data := json.RawMessage(`{"object":"payment","id":"pay_01JD3ABCDEFGHJKMNPQRSTVWXY","provider":"sandbox","method":"qr",` +
+		`"order_id":"ord_1","amount":100000,"currency":"THB","status":"requires_action","next_action":{"type":"display_qr",` +
+		`"qr_code":"00020101021229370016A000000677010111011300668123456785802TH530376454061000.006304ABCD"}}`)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		p := qrPayment(i, at)
+		created := benchEvent(p, at)
+		created.Data = data
+		if err := s.CreatePayment(ctx, p, []payment.Event{created}); err != nil {
+			b.Fatal(err)
+		}
+		exp := at.Add(15 * time.Minute)
+		p.Status = payment.StatusRequiresAction
+		p.ProviderReference = "sbx_ch_" + p.ID
+		p.NextAction = &payment.NextAction{Type: payment.NextActionDisplayQR, QRCode: "000201010212", ExpiresAt: &exp}
+		action := benchEvent(p, at)
+		action.Type, action.Data = payment.EventPaymentRequiresAction, data
+		if err := s.UpdatePayment(ctx, p, []payment.Event{action}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.GetPayment(ctx, p.ID); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			ms, err := s.ClaimOutbox(ctx, "bench", at, time.Minute, 10)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(ms) == 0 {
+				break
+			}
+			for _, m := range ms {
+				if m.Destination == "" {
+					err = s.FanOutOutbox(ctx, m.ID, "bench", []string{"sub"}, at)
+				} else {
+					err = s.AckOutbox(ctx, m.ID, "bench", at)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		i++
+	}
+}
+
+func BenchmarkGetQRPaymentParallel(b *testing.B) {
+	s := memstore.New()
+	ctx := b.Context()
+	at := time.Now().UTC()
+	for i := range 1000 {
+		p := qrPayment(i, at)
+		p.NextAction = &payment.NextAction{Type: payment.NextActionDisplayQR, QRCode: "000201010212", ExpiresAt: p.ExpiresAt}
+		if err := s.CreatePayment(ctx, p, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := s.GetPayment(ctx, "pay_bench_"+strconv.Itoa(i%1000)); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}

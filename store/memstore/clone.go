@@ -8,22 +8,19 @@ import (
 )
 
 // The clones below are deep copies with every time in UTC, so the store
-// neither keeps nor hands out a pointer the caller holds.
+// neither keeps nor hands out a pointer the caller holds. Payment.Clone and
+// Payout.Clone already copy every pointer, so their times are set to UTC in
+// place rather than copied again.
 
 func clonePayment(p *payment.Payment) *payment.Payment {
 	c := p.Clone()
 	if c.NextAction != nil {
-		// payment.Payment.Clone shares NextAction.BankAccount.
-		if c.NextAction.BankAccount != nil {
-			ba := *c.NextAction.BankAccount
-			c.NextAction.BankAccount = &ba
-		}
-		c.NextAction.ExpiresAt = utcPtr(c.NextAction.ExpiresAt)
+		toUTC(c.NextAction.ExpiresAt)
 	}
 	c.CreatedAt = c.CreatedAt.UTC()
 	c.UpdatedAt = c.UpdatedAt.UTC()
-	c.ExpiresAt = utcPtr(c.ExpiresAt)
-	c.NextSyncAt = utcPtr(c.NextSyncAt)
+	toUTC(c.ExpiresAt)
+	toUTC(c.NextSyncAt)
 	return c
 }
 
@@ -38,7 +35,7 @@ func clonePayout(p *payment.Payout) *payment.Payout {
 	c := p.Clone()
 	c.CreatedAt = c.CreatedAt.UTC()
 	c.UpdatedAt = c.UpdatedAt.UTC()
-	c.NextSyncAt = utcPtr(c.NextSyncAt)
+	toUTC(c.NextSyncAt)
 	return c
 }
 
@@ -73,6 +70,13 @@ func cloneOutbox(m *payment.OutboxMessage) *payment.OutboxMessage {
 	c.DeliveredAt = utcPtr(m.DeliveredAt)
 	c.FailedAt = utcPtr(m.FailedAt)
 	return &c
+}
+
+// toUTC sets *t, a time the store owns, to UTC; nil is left alone.
+func toUTC(t *time.Time) {
+	if t != nil {
+		*t = t.UTC()
+	}
 }
 
 // utcPtr returns a copy of *t in UTC, or nil.

@@ -38,8 +38,8 @@ type Store struct {
 	idempotency  map[string]*payment.IdempotencyRecord
 	inbox        map[inboxKey]*inboxRow
 	outbox       map[string]*outboxRow
-	outboxStream map[string][]*outboxRow // pending messages per (destination, stream), oldest first
-	outboxFailed map[string]*outboxRow   // failed messages, by id
+	outboxStream map[queueKey][]*outboxRow // pending messages per (destination, stream), oldest first
+	outboxFailed map[string]*outboxRow     // failed messages, by id
 }
 
 var _ payment.Store = (*Store)(nil)
@@ -91,7 +91,7 @@ func New() *Store {
 		idempotency:      map[string]*payment.IdempotencyRecord{},
 		inbox:            map[inboxKey]*inboxRow{},
 		outbox:           map[string]*outboxRow{},
-		outboxStream:     map[string][]*outboxRow{},
+		outboxStream:     map[queueKey][]*outboxRow{},
 		outboxFailed:     map[string]*outboxRow{},
 	}
 }
@@ -477,6 +477,10 @@ func (s *Store) AppendEvents(ctx context.Context, events []payment.Event) error 
 // appendEvents appends copies of events to the log and, when notify is set,
 // one outbox message per event that notifies (EventIgnored never does). The
 // caller holds the write lock.
+//
+// An event's Data is never changed once stored, so the log and the outbox
+// share one copy of it; what leaves the store is copied (cloneEvent,
+// cloneOutbox).
 func (s *Store) appendEvents(events []payment.Event, notify bool) {
 	for i := range events {
 		e := cloneEvent(events[i])
@@ -491,7 +495,7 @@ func (s *Store) appendEvents(events []payment.Event, notify bool) {
 			m: &payment.OutboxMessage{
 				ID:            e.ID,
 				Stream:        e.Stream(),
-				Event:         cloneEvent(e),
+				Event:         e,
 				NextAttemptAt: e.CreatedAt,
 			},
 			seq: s.next(),
@@ -501,13 +505,15 @@ func (s *Store) appendEvents(events []payment.Event, notify bool) {
 }
 
 // queueKey is the (destination, stream) a message is ordered in.
-func queueKey(m *payment.OutboxMessage) string { return m.Destination + "\x00" + m.Stream }
+type queueKey struct{ destination, stream string }
+
+func queueOf(m *payment.OutboxMessage) queueKey { return queueKey{m.Destination, m.Stream} }
 
 // enqueue adds a pending row to the outbox and to its queue, in seq order.
 // The caller holds the write lock.
 func (s *Store) enqueue(row *outboxRow) {
 	s.outbox[row.m.ID] = row
-	k := queueKey(row.m)
+	k := queueOf(row.m)
 	rows := s.outboxStream[k]
 	i, _ := slices.BinarySearchFunc(rows, row.seq, func(r *outboxRow, seq uint64) int { return cmp.Compare(r.seq, seq) })
 	s.outboxStream[k] = slices.Insert(rows, i, row)
@@ -516,7 +522,7 @@ func (s *Store) enqueue(row *outboxRow) {
 // dequeue removes a row from its queue (it stays in s.outbox only if the
 // caller keeps it there). The caller holds the write lock.
 func (s *Store) dequeue(row *outboxRow) {
-	k := queueKey(row.m)
+	k := queueOf(row.m)
 	rows := slices.DeleteFunc(s.outboxStream[k], func(r *outboxRow) bool { return r == row })
 	if len(rows) == 0 {
 		delete(s.outboxStream, k)
@@ -766,7 +772,7 @@ func (s *Store) FanOutOutbox(ctx context.Context, id, owner string, destinations
 				ID:            id + "/" + dest,
 				Stream:        row.m.Stream,
 				Destination:   dest,
-				Event:         cloneEvent(row.m.Event),
+				Event:         row.m.Event, // its Data is shared, never changed
 				NextAttemptAt: now.UTC(),
 			},
 			seq: s.next(),

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paykit/paykit/providers/sandbox"
+)
+
+// TestRunMemstore runs the whole program briefly against memstore with
+// every baseline, and checks that every pass sent requests, none failed,
+// and the report has its sections.
+func TestRunMemstore(t *testing.T) {
+	cfg := &config{
+		duration:     100 * time.Millisecond,
+		halfDuration: 50 * time.Millisecond,
+		clients:      4,
+		rounds:       1,
+		scenarios:    allScenarios,
+		stores:       []storeKind{storeMemory},
+		baselines:    true,
+		half:         true,
+		runService:   true,
+	}
+	rep, err := run(t.Context(), cfg, io.Discard)
+	require.NoError(t, err)
+
+	// Peak: client-only, bare-json and paykit/memory per scenario; half
+	// peak: paykit/memory and bare-json per scenario.
+	require.Len(t, rep.passes, 3*3+3*2)
+	for _, p := range rep.passes {
+		require.Positive(t, p.reqs, "%s %s %s sent no requests", p.mode, p.sc, p.target())
+		require.Zero(t, p.errs, "%s %s %s: %s", p.mode, p.sc, p.target(), p.first)
+		require.False(t, p.exhausted, "%s %s %s ran out of payments", p.mode, p.sc, p.target())
+		require.Positive(t, p.hist.quantile(0.99), "%s %s %s: no latency", p.mode, p.sc, p.target())
+	}
+	for _, sc := range allScenarios {
+		p := rep.find(modePeak, sc, kindPaykit, storeMemory, "")
+		require.NotNil(t, p, "no paykit/memory %s pass", sc)
+		_, b, ok := rep.serverAllocs(p)
+		require.True(t, ok, "no client-only pass for %s", sc)
+		require.Positive(t, b, "paykit/memory %s allocates nothing on the server", sc)
+		require.NotNil(t, rep.find(modeRate, sc, kindBareJSON, storeNone, storeMemory), "no bare-json pass at paykit's half rate for %s", sc)
+	}
+
+	var out bytes.Buffer
+	rep.print(&out)
+	for _, s := range []string{"## Peak", "## Half peak", "## Memory", "## Targets", "| checkout | paykit/memory |", "| webhook | bare-json |"} {
+		require.Contains(t, out.String(), s)
+	}
+}
+
+// TestWebhookDuplicates checks that every other webhook request resends
+// a callback sent earlier, byte for byte, and the others report a new
+// payment paid.
+func TestWebhookDuplicates(t *testing.T) {
+	t.Parallel()
+	var (
+		mu     sync.Mutex
+		bodies []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil || r.Header.Get(sandbox.HeaderSignature) == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	l := &load{
+		t: &target{url: srv.URL}, sc: scWebhook, client: srv.Client(),
+		fresh: []payRef{{id: "pay_1", ref: "sbx_1", order: "o1"}, {id: "pay_2", ref: "sbx_2", order: "o2"}, {id: "pay_3", ref: "sbx_3", order: "o3"}},
+	}
+	w := newWorker(1)
+	for range 6 {
+		require.NoError(t, l.do(t.Context(), w))
+	}
+	require.Zero(t, w.errs, w.first)
+	require.Equal(t, int64(3), l.next.Load(), "three of six requests are new callbacks")
+	require.Len(t, bodies, 6)
+	for i, b := range bodies {
+		if i%2 == 0 {
+			require.Contains(t, b, `"id":"evt_sbx_pay_`+strconv.Itoa(i/2+1)+`_succeeded"`)
+			continue
+		}
+		require.Contains(t, bodies[:i], b, "request %d resends an earlier callback", i)
+	}
+	require.ErrorIs(t, l.do(t.Context(), w), errExhausted, "a fourth new callback has no payment left")
+}
+
+func TestHistogramQuantiles(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []time.Duration
+		q      float64
+		want   time.Duration
+	}{
+		{"empty", nil, 0.5, 0},
+		{"one", []time.Duration{3 * time.Millisecond}, 0.99, 3 * time.Millisecond},
+		{"median of 1..100 ms", msRange(1, 100), 0.5, 50 * time.Millisecond},
+		{"p99 of 1..100 ms", msRange(1, 100), 0.99, 99 * time.Millisecond},
+		{"small values are exact", []time.Duration{10, 20, 30}, 0.5, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var h histogram
+			for _, v := range tt.values {
+				h.record(v)
+			}
+			got := h.quantile(tt.q)
+			tolerance := float64(tt.want) / 100 // within 1%
+			require.InDelta(t, float64(tt.want), float64(got), tolerance)
+		})
+	}
+}
+
+func msRange(from, to int) []time.Duration {
+	var out []time.Duration
+	for i := from; i <= to; i++ {
+		out = append(out, time.Duration(i)*time.Millisecond)
+	}
+	return out
+}
+
+func TestJSONString(t *testing.T) {
+	body := []byte(`{"object":"payment","id":"pay_01ABC","provider":"sandbox","order_id":"ld-1","customer":{"id":"customer-123"},"provider_reference":"sbx_ch_1"}`)
+	require.Equal(t, "pay_01ABC", jsonString(body, `"id":"`))
+	require.Equal(t, "sbx_ch_1", jsonString(body, `"provider_reference":"`))
+	require.Equal(t, "ld-1", jsonString(body, `"order_id":"`))
+	require.Empty(t, jsonString(body, `"missing":"`))
+}
+
+// TestFindTakesTheMedianRound checks that repeated peak passes are
+// represented by the round with the median throughput.
+func TestFindTakesTheMedianRound(t *testing.T) {
+	t.Parallel()
+	pass := func(reqs int64) *passResult {
+		return &passResult{sc: scStatus, kind: kindPaykit, store: storeMemory, mode: modePeak, reqs: reqs, dur: time.Second}
+	}
+	rep := &report{cfg: &config{rounds: 3}, passes: []*passResult{pass(300), pass(100), pass(200)}}
+	got := rep.find(modePeak, scStatus, kindPaykit, storeMemory, "")
+	require.NotNil(t, got)
+	require.InDelta(t, 200.0, got.rps(), 0.001)
+	require.Equal(t, "200 (100-300)", rep.rpsRange(got))
+	require.Len(t, rep.peaks(), 1)
+	require.Nil(t, rep.find(modePeak, scCheckout, kindPaykit, storeMemory, ""))
+}

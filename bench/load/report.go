@@ -1,0 +1,317 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// report is a whole run's results.
+type report struct {
+	cfg     *config
+	started time.Time
+	elapsed time.Duration
+	passes  []*passResult
+	notes   []string
+	heap    heapStats // the whole run
+	// sandboxCharge is the heap the sandbox provider keeps per payment it
+	// started.
+	sandboxCharge float64
+}
+
+// find returns the pass of that mode, scenario and target; pair selects
+// among half-peak passes the one run at paykit/pair's rate. Of a pass
+// repeated over rounds it returns the one with the median throughput.
+func (r *report) find(m mode, sc scenario, k targetKind, s storeKind, pair storeKind) *passResult {
+	all := r.matching(m, sc, k, s, pair)
+	if len(all) == 0 {
+		return nil
+	}
+	slices.SortFunc(all, func(a, b *passResult) int { return cmp.Compare(a.rps(), b.rps()) })
+	return all[(len(all)-1)/2]
+}
+
+func (r *report) matching(m mode, sc scenario, k targetKind, s storeKind, pair storeKind) []*passResult {
+	var all []*passResult
+	for _, p := range r.passes {
+		if p.mode == m && p.sc == sc && p.kind == k && p.store == s && p.pair == pair {
+			all = append(all, p)
+		}
+	}
+	return all
+}
+
+// peaks returns the median peak pass of every scenario and target, in the
+// order they first ran.
+func (r *report) peaks() []*passResult {
+	var out []*passResult
+	seen := map[string]bool{}
+	for _, p := range r.passes {
+		key := string(p.sc) + " " + p.target()
+		if p.mode != modePeak || seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, r.find(modePeak, p.sc, p.kind, p.store, ""))
+	}
+	return out
+}
+
+// rpsRange formats p's throughput, with the lowest and highest of its
+// rounds when there were several.
+func (r *report) rpsRange(p *passResult) string {
+	all := r.matching(p.mode, p.sc, p.kind, p.store, p.pair)
+	if len(all) < 2 {
+		return fmt.Sprintf("%.0f", p.rps())
+	}
+	lo, hi := all[0].rps(), all[0].rps()
+	for _, q := range all[1:] {
+		lo, hi = min(lo, q.rps()), max(hi, q.rps())
+	}
+	return fmt.Sprintf("%.0f (%.0f-%.0f)", p.rps(), lo, hi)
+}
+
+// serverAllocs returns the allocations per request of p less the
+// client-only pass of the same scenario (the load generator's share), and
+// whether that baseline was measured.
+func (r *report) serverAllocs(p *passResult) (objects, bytes float64, ok bool) {
+	c := r.find(modePeak, p.sc, kindClient, storeNone, "")
+	if c == nil || p.kind == kindClient {
+		return 0, 0, false
+	}
+	objects = p.perReq(p.allocs.objects) - c.perReq(c.allocs.objects)
+	bytes = p.perReq(p.allocs.bytes) - c.perReq(c.allocs.bytes)
+	return max(objects, 0), max(bytes, 0), true
+}
+
+const mib = 1 << 20
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func pct(a, b float64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*a/b)
+}
+
+// print writes the report as Markdown.
+func (r *report) print(w io.Writer) {
+	cfg := r.cfg
+	fmt.Fprintf(w, "# paykit load run\n\n")
+	fmt.Fprintf(w, "%d clients, %d round(s) of %s per peak pass, %s per half-peak pass; GOMAXPROCS %d, %s %s/%s; Service.Run %v, Idempotency-Key %v; took %s.\n\n",
+		cfg.clients, cfg.rounds, cfg.duration, cfg.halfDuration, runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		cfg.runService, cfg.idemKey, r.elapsed.Round(time.Second))
+	for _, n := range r.notes {
+		fmt.Fprintf(w, "Note: %s\n\n", n)
+	}
+
+	fmt.Fprintf(w, "## Peak (closed loop)\n\n")
+	fmt.Fprintf(w, "CPU and allocations are the whole process's (clients and servers) per request; \"server\" subtracts the "+
+		"client-only pass of the same scenario. With several rounds, each row is the round with the median throughput, "+
+		"and the range of all rounds follows it.\n\n")
+	fmt.Fprintf(w, "| scenario | target | req/s | p50 | p99 | CPU µs/req | allocs/req | KiB/req | server allocs/req | server KiB/req | vs bare-json | vs bare-sql | errors |\n")
+	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, p := range r.peaks() {
+		srvObj, srvKiB := "-", "-"
+		if o, b, ok := r.serverAllocs(p); ok {
+			srvObj, srvKiB = fmt.Sprintf("%.0f", o), fmt.Sprintf("%.1f", b/1024)
+		}
+		vsJSON, vsSQL := "-", "-"
+		if p.kind == kindPaykit || p.kind == kindBareSQL {
+			if b := r.find(modePeak, p.sc, kindBareJSON, storeNone, ""); b != nil {
+				vsJSON = pct(p.rps(), b.rps())
+			}
+		}
+		if p.kind == kindPaykit && p.store != storeMemory {
+			if b := r.find(modePeak, p.sc, kindBareSQL, p.store, ""); b != nil {
+				vsSQL = pct(p.rps(), b.rps())
+			}
+		}
+		errs := fmt.Sprint(p.errs)
+		if p.note != "" {
+			errs += " (" + p.note + ")"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f | %.0f | %.1f | %s | %s | %s | %s | %s |\n",
+			p.sc, p.target(), r.rpsRange(p), ms(p.hist.quantile(0.5)), ms(p.hist.quantile(0.99)),
+			p.perReq(uint64(p.cpu/time.Microsecond)), p.perReq(p.allocs.objects), p.perReq(p.allocs.bytes)/1024, srvObj, srvKiB, vsJSON, vsSQL, errs)
+	}
+
+	if cfg.half {
+		fmt.Fprintf(w, "\n## Half peak (open loop at half of paykit's peak rate)\n\n")
+		fmt.Fprintf(w, "Latency counts from when each request was due. Added p99 = paykit's p99 minus the baseline's at the same rate.\n\n")
+		fmt.Fprintf(w, "| scenario | paykit store | rate/s | paykit p50 | paykit p99 | bare-json p99 | added p99 vs bare-json | bare-sql p99 | added p99 vs bare-sql | errors |\n")
+		fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, p := range r.passes {
+			if p.mode != modeRate || p.kind != kindPaykit {
+				continue
+			}
+			jp99, jadd, sp99, sadd := "-", "-", "-", "-"
+			errs := p.errs
+			if b := r.find(modeRate, p.sc, kindBareJSON, storeNone, p.store); b != nil {
+				jp99, jadd = ms(b.hist.quantile(0.99)), ms(p.hist.quantile(0.99)-b.hist.quantile(0.99))
+				errs += b.errs
+			}
+			if b := r.find(modeRate, p.sc, kindBareSQL, p.store, p.store); b != nil {
+				sp99, sadd = ms(b.hist.quantile(0.99)), ms(p.hist.quantile(0.99)-b.hist.quantile(0.99))
+				errs += b.errs
+			}
+			fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %d |\n",
+				p.sc, p.store, p.rate, ms(p.hist.quantile(0.5)), ms(p.hist.quantile(0.99)), jp99, jadd, sp99, sadd, errs)
+		}
+	}
+
+	fmt.Fprintf(w, "\n## Memory (peak passes)\n\n")
+	fmt.Fprintf(w, "The heap is the process's, shared by every target; each row is one pass: the live heap after a forced GC "+
+		"at its start and end, the highest live heap a GC saw during it, the highest bytes in heap objects sampled every "+
+		"100 ms, the growth per request, the part of it the sandbox provider keeps (it holds every charge it started: "+
+		"%.0f B each, measured at start-up), and allocations above 32 KiB. paykit/memory starts each scenario empty.\n\n",
+		r.sandboxCharge)
+	fmt.Fprintf(w, "| scenario | target | live start MiB | live end MiB | live max MiB | in use max MiB | growth B/req | sandbox B/req | allocs > 32 KiB | undelivered notifications at the end |\n")
+	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, p := range r.peaks() {
+		backlog := "-"
+		if p.backlog >= 0 && p.kind == kindPaykit {
+			backlog = fmt.Sprint(p.backlog)
+		}
+		fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %d | %s |\n", p.sc, p.target(),
+			float64(p.heap.start)/mib, float64(p.heap.end)/mib, float64(p.heap.maxLive)/mib, float64(p.heap.maxInUse)/mib,
+			growthPerReq(p), r.sandboxPerReq(p), p.allocs.large, backlog)
+	}
+	fmt.Fprintf(w, "\nWhole run: live heap %.1f MiB at the start, %.1f MiB at the end, at most %.1f MiB (in use at most %.1f MiB).\n",
+		float64(r.heap.start)/mib, float64(r.heap.end)/mib, float64(r.heap.maxLive)/mib, float64(r.heap.maxInUse)/mib)
+
+	fmt.Fprintf(w, "\n## Targets\n\n")
+	for _, c := range r.checks() {
+		mark := "met"
+		switch {
+		case c.skipped:
+			mark = "not measured"
+		case !c.met:
+			mark = "NOT MET"
+		}
+		fmt.Fprintf(w, "- **%s**: %s. %s\n", mark, c.name, c.detail)
+	}
+}
+
+// sandboxPerReq is the heap the sandbox keeps per request of p: one
+// charge per paykit checkout.
+func (r *report) sandboxPerReq(p *passResult) float64 {
+	if p.kind != kindPaykit || p.sc != scCheckout {
+		return 0
+	}
+	return r.sandboxCharge
+}
+
+func growthPerReq(p *passResult) float64 {
+	if p.reqs == 0 {
+		return 0
+	}
+	return (float64(p.heap.end) - float64(p.heap.start)) / float64(p.reqs)
+}
+
+// check is one of the targets, evaluated.
+type check struct {
+	name    string
+	met     bool
+	skipped bool
+	detail  string
+}
+
+func (r *report) ratioCheck(name string, sc scenario, store storeKind, base targetKind, baseStore storeKind, min float64) check {
+	p := r.find(modePeak, sc, kindPaykit, store, "")
+	b := r.find(modePeak, sc, base, baseStore, "")
+	if p == nil || b == nil || b.rps() <= 0 {
+		return check{name: name, skipped: true}
+	}
+	ratio := p.rps() / b.rps()
+	return check{
+		name:   name,
+		met:    ratio >= min && p.errs == 0,
+		detail: fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s)", 100*ratio, p.rps(), b.rps()),
+	}
+}
+
+func (r *report) latencyCheck(name string, store storeKind, base targetKind, baseStore storeKind, limit time.Duration) check {
+	c := check{name: name, skipped: true, met: true}
+	var parts []string
+	for _, sc := range allScenarios {
+		p := r.find(modeRate, sc, kindPaykit, store, store)
+		b := r.find(modeRate, sc, base, baseStore, store)
+		if p == nil || b == nil {
+			continue
+		}
+		c.skipped = false
+		added := p.hist.quantile(0.99) - b.hist.quantile(0.99)
+		if added >= limit || p.errs > 0 {
+			c.met = false
+		}
+		parts = append(parts, fmt.Sprintf("%s %s at %.0f/s", sc, ms(added), p.rate))
+	}
+	c.detail = strings.Join(parts, ", ")
+	return c
+}
+
+func (r *report) checks() []check {
+	out := []check{
+		r.ratioCheck("memstore checkout throughput >= 50% of bare JSON", scCheckout, storeMemory, kindBareJSON, storeNone, 0.5),
+		r.ratioCheck("memstore status throughput >= 70% of bare JSON", scStatus, storeMemory, kindBareJSON, storeNone, 0.7),
+		r.ratioCheck("PostgreSQL checkout throughput >= 60% of minimal SQL", scCheckout, storePostgres, kindBareSQL, storePostgres, 0.6),
+		r.ratioCheck("PostgreSQL webhook throughput >= 60% of minimal SQL", scWebhook, storePostgres, kindBareSQL, storePostgres, 0.6),
+		r.latencyCheck("added p99 < 2 ms on memstore at half peak (vs bare JSON)", storeMemory, kindBareJSON, storeNone, 2*time.Millisecond),
+		r.latencyCheck("added p99 < 5 ms on PostgreSQL at half peak (vs minimal SQL)", storePostgres, kindBareSQL, storePostgres, 5*time.Millisecond),
+	}
+
+	// Allocation per request, server side.
+	alloc := check{name: "no request allocates more than 64 KiB (server side)", skipped: true, met: true}
+	var worst *passResult
+	var worstB float64
+	var large uint64
+	for _, p := range r.peaks() {
+		if p.kind != kindPaykit {
+			continue
+		}
+		large += p.allocs.large
+		if _, b, ok := r.serverAllocs(p); ok {
+			alloc.skipped = false
+			if worst == nil || b > worstB {
+				worst, worstB = p, b
+			}
+		}
+	}
+	if worst != nil {
+		alloc.met = worstB <= 64<<10
+		alloc.detail = fmt.Sprintf("the most is %.1f KiB per request (%s on %s); %d allocations above 32 KiB in all paykit peak passes",
+			worstB/1024, worst.sc, worst.target(), large)
+	}
+	out = append(out, alloc)
+
+	// Memory flat: the live heap of a pass ends where it started, less what
+	// the sandbox keeps, except where the store keeps its data in the heap
+	// (memstore writes).
+	flat := check{name: "memory flat over each paykit pass", skipped: true, met: true}
+	var parts []string
+	for _, p := range r.peaks() {
+		if p.kind != kindPaykit {
+			continue
+		}
+		// What paykit added: the growth less what the sandbox keeps.
+		growth := float64(p.heap.end) - float64(p.heap.start) - r.sandboxPerReq(p)*float64(p.reqs)
+		if p.store == storeMemory && p.sc != scStatus {
+			parts = append(parts, fmt.Sprintf("%s %s keeps its data: %+.0f B/req", p.sc, p.target(), growth/float64(max(p.reqs, 1))))
+			continue
+		}
+		flat.skipped = false
+		if growth > max(2*mib, float64(p.heap.start)/10) {
+			flat.met = false
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %+.1f MiB over %s", p.sc, p.target(), growth/mib, p.dur.Round(time.Second)))
+	}
+	flat.detail = strings.Join(parts, "; ")
+	out = append(out, flat)
+	return out
+}
