@@ -112,7 +112,7 @@ func (s *Service) Checkout(ctx context.Context, params *CheckoutParams) (*Paymen
 		return out, nil
 	}
 	p.ID = h.resourceID
-	out, err := s.checkout(ctx, prov, p, req)
+	out, err := s.checkout(ctx, prov, p, req, h.resumed)
 	s.settle(ctx, h, out, err)
 	return out, err
 }
@@ -247,9 +247,13 @@ func validateCard(c *Card) error {
 }
 
 // checkout records p (or finds it, when a retry resumes) and starts it with
-// the provider.
-func (s *Service) checkout(ctx context.Context, prov Provider, p *Payment, req *StartRequest) (*Payment, error) {
-	existing, err := s.store.GetPayment(ctx, p.ID)
+// the provider. A request that did not resume cannot find its payment, so
+// it skips the read.
+func (s *Service) checkout(ctx context.Context, prov Provider, p *Payment, req *StartRequest, resumed bool) (*Payment, error) {
+	existing, err := (*Payment)(nil), error(ErrNotFound)
+	if resumed {
+		existing, err = s.store.GetPayment(ctx, p.ID)
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		ev := s.newEvent(EventPaymentCreated, p, SourceAPI, "", "")

@@ -17,6 +17,9 @@ type idempotent struct {
 	key        string
 	resourceID string
 	replay     []byte
+	// resumed is true when the request took over the key of one that
+	// died: its work may exist already under resourceID.
+	resumed bool
 }
 
 // begin claims key for the operation whose fingerprint is fp, reserving id
@@ -51,7 +54,7 @@ func (s *Service) begin(ctx context.Context, key, fp, id string) (*idempotent, e
 	case !acquired:
 		return nil, ErrIdempotencyInProgress
 	default:
-		return &idempotent{key: key, resourceID: stored.ResourceID}, nil
+		return &idempotent{key: key, resourceID: stored.ResourceID, resumed: stored.ResourceID != id}, nil
 	}
 }
 
