@@ -48,6 +48,7 @@ fuzz:
 ## bench: the benchmarks, with -benchmem and enough runs for benchstat.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./payment/... ./httpx/... ./store/...
+	$(GO) run ./bench/load -duration 10s
 
 tools: $(GOLANGCI_LINT)
 
