@@ -157,3 +157,18 @@ func TestFindTakesTheMedianRound(t *testing.T) {
 	require.Len(t, rep.peaks(), 1)
 	require.Nil(t, rep.find(modePeak, scCheckout, kindPaykit, storeMemory, ""))
 }
+
+// TestPoolForgetsUsedPayments checks that a pool keeps the fresh payments
+// and poolKeep used ones, so that a long run does not grow it.
+func TestPoolForgetsUsedPayments(t *testing.T) {
+	t.Parallel()
+	var p pool
+	for i := range 5 * poolKeep {
+		p.add(payRef{id: "pay_" + strconv.Itoa(i)})
+	}
+	p.consume(4 * poolKeep)
+	all, fresh := p.snapshot()
+	require.Len(t, fresh, poolKeep, "the fresh payments stay")
+	require.Equal(t, "pay_"+strconv.Itoa(4*poolKeep), fresh[0].id, "the first fresh payment is the next one")
+	require.Len(t, all, 2*poolKeep, "poolKeep used payments stay for status reads")
+}

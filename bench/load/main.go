@@ -268,7 +268,7 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 		}
 	}
 	for _, s := range stores {
-		if err := add(newPaykitTarget(ctx, cfg, e, s)); err != nil {
+		if err := add(newPaykitTarget(ctx, cfg, e, s, nil)); err != nil {
 			return nil, fmt.Errorf("paykit/%s target: %w", s, err)
 		}
 	}
@@ -279,9 +279,9 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 	}
 	runSampler := startHeapSampler(gcLive(), time.Second)
 
-	// renew replaces the targets that keep their data in the heap
-	// (paykit/memory) with empty ones, so that one scenario's data does not
-	// weigh on the next.
+	// renew starts the paykit targets afresh, so that what one scenario
+	// left in the heap (memstore's payments, the sandbox's charges) does
+	// not weigh on the next.
 	renew := func() error {
 		for i, t := range targets {
 			if t.renew == nil {

@@ -60,7 +60,7 @@ type target struct {
 	kind  targetKind
 	store storeKind
 	url   string
-	pool  pool
+	pool  *pool
 	// phase is the scenario running, for the CPU profile's labels.
 	phase   atomic.Value
 	closers []func()
@@ -135,6 +135,9 @@ type env struct {
 	pgURL     string // "" when PostgreSQL is skipped
 	pgNote    string // why it was skipped
 	cleanups  []func()
+	// paykitDBs are the paykit targets' databases, migrated, by store:
+	// they outlive the targets, which renew starts afresh.
+	paykitDBs map[storeKind]*bun.DB
 }
 
 func (e *env) close() {
@@ -147,7 +150,7 @@ func (e *env) close() {
 // and creates paykit_bench_<random> on the PostgreSQL server when
 // postgres is wanted and the server answers.
 func setupEnv(ctx context.Context, cfg *config) (*env, error) {
-	e := &env{}
+	e := &env{paykitDBs: map[storeKind]*bun.DB{}}
 	if cfg.wants(storeSQLite) {
 		dir, err := os.MkdirTemp("", "paykit-load-")
 		if err != nil {
@@ -226,32 +229,55 @@ func (e *env) openDB(ctx context.Context, store storeKind, file string) (*bun.DB
 	return db, nil
 }
 
+// paykitDB returns the migrated database of the paykit target on store,
+// opening it the first time.
+func (e *env) paykitDB(ctx context.Context, store storeKind) (*bun.DB, error) {
+	if db, ok := e.paykitDBs[store]; ok {
+		return db, nil
+	}
+	db, err := e.openDB(ctx, store, "paykit.db")
+	if err != nil {
+		return nil, err
+	}
+	if err := bunstore.Migrate(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	e.paykitDBs[store] = db
+	e.cleanups = append(e.cleanups, func() { _ = db.Close() })
+	return db, nil
+}
+
 // newPaykitTarget wires paykit as a host would: the store, the sandbox
 // provider (QR codes without PNG images), a Service with a subscriber that
 // accepts every event and, with runService, the sweeper and notification
 // dispatcher running; httpx's handler with an API key.
-func newPaykitTarget(ctx context.Context, cfg *config, e *env, store storeKind) (*target, error) {
-	t := &target{kind: kindPaykit, store: store}
-	if store == storeMemory {
-		t.renew = func(ctx context.Context) (*target, error) { return newPaykitTarget(ctx, cfg, e, store) }
+//
+// Its renew starts a new target: a new sandbox (which keeps every charge
+// in memory), Service and server; on memory an empty store, on SQL the
+// same database and the payments it holds.
+func newPaykitTarget(ctx context.Context, cfg *config, e *env, store storeKind, payments *pool) (*target, error) {
+	if payments == nil {
+		payments = &pool{}
+	}
+	t := &target{kind: kindPaykit, store: store, pool: payments}
+	t.renew = func(ctx context.Context) (*target, error) {
+		if store == storeMemory {
+			return newPaykitTarget(ctx, cfg, e, store, nil)
+		}
+		return newPaykitTarget(ctx, cfg, e, store, payments)
 	}
 	var st payment.Store
 	switch store {
 	case storeMemory:
 		st = memstore.New()
 	case storeSQLite, storePostgres:
-		db, err := e.openDB(ctx, store, "paykit.db")
+		db, err := e.paykitDB(ctx, store)
 		if err != nil {
-			return nil, err
-		}
-		t.closers = append(t.closers, func() { _ = db.Close() })
-		if err := bunstore.Migrate(ctx, db); err != nil {
-			t.close()
 			return nil, err
 		}
 		bs, err := bunstore.New(db)
 		if err != nil {
-			t.close()
 			return nil, err
 		}
 		st = bs
@@ -268,7 +294,6 @@ func newPaykitTarget(ctx context.Context, cfg *config, e *env, store storeKind) 
 	}
 	sbx, err := sandbox.New()
 	if err != nil {
-		t.close()
 		return nil, err
 	}
 	t.closers = append(t.closers, func() { _ = sbx.Close() })
@@ -301,7 +326,7 @@ func newPaykitTarget(ctx context.Context, cfg *config, e *env, store storeKind) 
 }
 
 func newBareJSONTarget(ctx context.Context, tmpl payment.Payment) (*target, error) {
-	t := &target{kind: kindBareJSON, store: storeNone}
+	t := &target{kind: kindBareJSON, store: storeNone, pool: &pool{}}
 	if err := t.serveHTTP(ctx, (&bareJSON{tmpl: tmpl}).handler()); err != nil {
 		return nil, err
 	}
@@ -309,7 +334,7 @@ func newBareJSONTarget(ctx context.Context, tmpl payment.Payment) (*target, erro
 }
 
 func newBareSQLTarget(ctx context.Context, e *env, store storeKind, tmpl payment.Payment) (*target, error) {
-	t := &target{kind: kindBareSQL, store: store}
+	t := &target{kind: kindBareSQL, store: store, pool: &pool{}}
 	db, err := e.openDB(ctx, store, "bare.db")
 	if err != nil {
 		return nil, err
@@ -327,7 +352,7 @@ func newBareSQLTarget(ctx context.Context, e *env, store storeKind, tmpl payment
 }
 
 func newClientTarget(ctx context.Context, tmplJSON []byte) (*target, error) {
-	t := &target{kind: kindClient, store: storeNone}
+	t := &target{kind: kindClient, store: storeNone, pool: &pool{}}
 	c, err := newCanned(ctx, tmplJSON, t.labels)
 	if err != nil {
 		return nil, err

@@ -81,10 +81,19 @@ func (p *pool) fresh() int {
 	return len(p.refs) - p.used
 }
 
+// poolKeep is how many used payments a pool keeps for status reads.
+const poolKeep = 2048
+
+// consume marks the next n fresh payments used, and forgets used ones
+// beyond poolKeep, so that the pools do not grow over a long run.
 func (p *pool) consume(n int) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.used = min(p.used+n, len(p.refs))
-	p.mu.Unlock()
+	if drop := p.used - poolKeep; drop > poolKeep {
+		p.refs = append([]payRef(nil), p.refs[drop:]...)
+		p.used -= drop
+	}
 }
 
 // errExhausted ends a webhook pass that ran out of fresh payments.
