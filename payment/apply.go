@@ -265,13 +265,14 @@ func (s *Service) newEvent(typ EventType, p *Payment, src Source, eventKey, from
 }
 
 // fillEventData snapshots the object into events about it that have no
-// data yet.
+// data yet, and addresses them to their destinations.
 func (s *Service) fillEventData(events []Event, obj interface{ objectID() string }) {
 	var data json.RawMessage
 	for i := range events {
 		if events[i].Data != nil || events[i].ObjectID != obj.objectID() {
 			continue
 		}
+		events[i].Destinations = s.destinationsFor(&events[i])
 		if data == nil {
 			b, err := json.Marshal(obj)
 			if err != nil {

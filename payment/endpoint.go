@@ -34,9 +34,6 @@ import (
 
 // Destination names for outbox messages.
 const (
-	// destFanOut marks the message an event first gets; the dispatcher
-	// replaces it with one message per destination.
-	destFanOut = ""
 	// destSubscribers delivers to the in-process subscribers.
 	destSubscribers = "subscribers"
 	// destEndpointPrefix prefixes an HTTP endpoint's id.

@@ -443,7 +443,8 @@ const (
 
 // Event is an append-only audit record of a state change (or of a provider
 // event that was ignored). Events other than EventIgnored are also
-// notifications: each is delivered at least once to subscribers.
+// notifications: each is delivered at least once to the subscribers and to
+// every webhook endpoint whose filter selects it.
 type Event struct {
 	// Object is always "event" in JSON.
 	Object string `json:"object"`
@@ -471,6 +472,11 @@ type Event struct {
 	Data json.RawMessage `json:"data,omitempty"`
 	// CreatedAt is when it happened.
 	CreatedAt time.Time `json:"created_at"`
+	// Destinations are who the event is to be delivered to ("subscribers",
+	// "endpoint:<id>"), in order. The Service sets it when it appends the
+	// event; the Store writes one outbox message per destination and does
+	// not keep the list: events read back have none.
+	Destinations []string `json:"-"`
 }
 
 // Stream returns the key events are ordered by for notification: the

@@ -220,29 +220,31 @@ func (s *Service) reschedule(ctx context.Context, p *Payment) error {
 	return err
 }
 
-// Dispatch runs one notification pass: it fans each new event out to its
-// destinations (the in-process subscribers, and every webhook endpoint
-// whose filter selects it) and delivers due messages, each destination in
-// order per payment, several destinations and payments at once. A failed
+// Dispatch runs one notification pass: it delivers due messages to their
+// destinations (the in-process subscribers, and every webhook endpoint whose
+// filter selected the event when it was written), each destination in order
+// per payment, several destinations and payments at once, and acknowledges
+// each batch's deliveries in one store call. A failed
 // delivery is retried with exponential backoff and jitter (and the
 // endpoint's Retry-After) until the retry window ends; then it is recorded
 // as failed (see FailedDeliveries and Redeliver). It returns how many
 // messages it delivered. Run calls it when events are written and
 // periodically.
 func (s *Service) Dispatch(ctx context.Context) (int, error) {
-	var delivered atomic.Int64
+	delivered := 0
 	for ctx.Err() == nil {
 		msgs, err := s.store.ClaimOutbox(ctx, s.owner, s.now(), s.cfg.dispatchLease, s.cfg.dispatchBatch)
 		if err != nil {
-			return int(delivered.Load()), fmt.Errorf("payment: dispatch: %w", err)
+			return delivered, fmt.Errorf("payment: dispatch: %w", err)
 		}
 		if len(msgs) == 0 {
-			return int(delivered.Load()), nil
+			return delivered, nil
 		}
 		var (
 			wg       sync.WaitGroup
 			sem      = make(chan struct{}, s.cfg.dispatchConcurrency)
 			mu       sync.Mutex
+			done     []string // delivered, to acknowledge
 			firstErr error
 			moved    atomic.Bool
 		)
@@ -252,58 +254,69 @@ func (s *Service) Dispatch(ctx context.Context) (int, error) {
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				ok, progressed, err := s.dispatchOne(ctx, m)
-				if ok {
-					delivered.Add(1)
-				}
 				if progressed {
 					moved.Store(true)
 				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
+				mu.Lock()
+				defer mu.Unlock()
+				if ok {
+					done = append(done, m.ID)
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
 				}
 			}()
 		}
 		wg.Wait()
-		if firstErr != nil {
-			return int(delivered.Load()), firstErr
+		n, err := s.ack(ctx, done)
+		delivered += n
+		if n > 0 {
+			moved.Store(true)
+		}
+		if err = errors.Join(firstErr, err); err != nil {
+			return delivered, err
 		}
 		if !moved.Load() {
-			return int(delivered.Load()), nil
+			return delivered, nil
 		}
 	}
-	return int(delivered.Load()), nil
+	return delivered, nil
 }
 
-// dispatchOne handles one claimed message. ok reports a delivery;
-// progressed reports that a later message may have become claimable.
+// ack records the delivery of the messages ids in one store call, even when
+// Run is being stopped: a delivery not recorded is made again after the
+// lease.
+func (s *Service) ack(ctx context.Context, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	n, err := s.store.AckOutbox(actx, s.owner, ids, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("payment: dispatch ack of %d messages: %w", len(ids), err)
+	}
+	if n < len(ids) {
+		s.log.Info("deliveries made after their lease ended; they will be made again",
+			zap.Int("messages", len(ids)-n))
+	}
+	return n, nil
+}
+
+// dispatchOne makes one delivery attempt of a claimed message. ok reports
+// a delivery, which the caller acknowledges; progressed reports that a
+// later message may have become claimable.
 func (s *Service) dispatchOne(ctx context.Context, m *OutboxMessage) (ok, progressed bool, err error) {
 	if !m.LeaseUntil.IsZero() && !s.now().Before(m.LeaseUntil) {
 		// The batch took longer than its lease: another instance may
 		// hold this message now. Leave it to the next claim.
 		return false, true, nil
 	}
-	if m.Destination == destFanOut {
-		if err := s.store.FanOutOutbox(ctx, m.ID, s.owner, s.destinationsFor(&m.Event), s.now()); err != nil {
-			return false, false, fmt.Errorf("payment: dispatch fan-out %s: %w", m.ID, err)
-		}
-		return false, true, nil
-	}
 	derr := s.deliverTo(ctx, m)
-	now := s.now()
 	if derr == nil {
-		// Delivered: record it even when Run is being stopped, or the
-		// host gets it again after the lease.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := s.store.AckOutbox(actx, m.ID, s.owner, now); err != nil {
-			return false, false, fmt.Errorf("payment: dispatch ack %s: %w", m.ID, err)
-		}
-		return true, true, nil
+		return true, false, nil
 	}
+	now := s.now()
 	var de *deliveryError
 	gone := errors.As(derr, &de) && de.gone
 	if gone || errors.Is(derr, errEndpointGone) || now.Sub(m.Event.CreatedAt) > s.cfg.webhookRetryWindow {
@@ -331,8 +344,12 @@ func (s *Service) dispatchOne(ctx context.Context, m *OutboxMessage) (ok, progre
 // answered 410 Gone.
 var errEndpointGone = errors.New("payment: webhook endpoint removed or gone (410)")
 
-// destinationsFor lists who gets an event.
+// destinationsFor lists who gets an event: nobody for an event that does
+// not notify.
 func (s *Service) destinationsFor(e *Event) []string {
+	if !e.Notifies() {
+		return nil
+	}
 	var dests []string
 	if len(s.cfg.subscribers) > 0 {
 		dests = append(dests, destSubscribers)

@@ -16,11 +16,13 @@ import (
 // webhook inbox and notification outbox.
 //
 // Wherever a method "appends events", every event is kept for ListEvents,
-// and every event that Notifies (all but EventIgnored) also gets an outbox
-// message: ID and Stream from the event, Destination "", first due at the
-// event's CreatedAt. The dispatcher later fans that message out into one
-// message per destination (FanOutOutbox). Every method is atomic: it applies
-// all of its writes or none. Implementations must be safe for concurrent use.
+// and every event also gets one outbox message per entry of its
+// Destinations, in that order: ID Event.ID+"/"+destination, Stream from the
+// event, that Destination, first due at the event's CreatedAt. The messages
+// one call writes are newer than every message stored before, in the order
+// of the events, so each stream reaches each destination in the order its
+// events were appended. Every method is atomic: it applies all of its writes
+// or none. Implementations must be safe for concurrent use.
 //
 // Errors wrap ErrNotFound, ErrAlreadyExists or ErrConflict where the
 // contract says so, and ErrUnavailable when the backend cannot be reached.
@@ -78,8 +80,8 @@ type Store interface {
 	// UpdatePayout is the compare-and-set of UpdatePayment, for payouts.
 	UpdatePayout(ctx context.Context, p *Payout, events []Event) error
 
-	// AppendEvents appends audit-only events (no outbox rows), such as
-	// EventIgnored.
+	// AppendEvents appends audit-only events, such as EventIgnored: they
+	// get no outbox messages, whatever their Destinations.
 	AppendEvents(ctx context.Context, events []Event) error
 	// ListEvents returns the events whose ObjectID or PaymentID is id, in
 	// the order they were appended.
@@ -126,12 +128,6 @@ type Store interface {
 	// failed), so each stream reaches each destination in order. Two
 	// claimers never hold the same message at once.
 	ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*OutboxMessage, error)
-	// FanOutOutbox marks the leased message id delivered at now and, in the
-	// same atomic step, inserts one message per destination, in the order
-	// given: ID id+"/"+destination, the same Stream and Event, that
-	// Destination, due at now, newer than every message already stored.
-	// ErrConflict when owner no longer holds the lease.
-	FanOutOutbox(ctx context.Context, id, owner string, destinations []string, now time.Time) error
 	// FailOutbox ends owner's lease and marks the message failed at now
 	// with lastErr, counting the attempt: it is not claimable and no longer
 	// holds back its stream. ErrConflict when owner no longer holds the
@@ -143,9 +139,12 @@ type Store interface {
 	// RedeliverOutbox makes every failed message whose Event.ID is eventID
 	// pending again, due at now with Attempts reset, and returns how many.
 	RedeliverOutbox(ctx context.Context, eventID string, now time.Time) (int, error)
-	// AckOutbox marks a leased message delivered at now. ErrConflict when
-	// owner no longer holds the lease.
-	AckOutbox(ctx context.Context, id, owner string, now time.Time) error
+	// AckOutbox marks delivered at now each message of ids that owner
+	// still holds, in one atomic step, and returns how many it marked. A
+	// message owner no longer holds (its lease ended and another claimer
+	// took it, or it is already delivered or failed) or that does not exist
+	// is left as it is and not counted.
+	AckOutbox(ctx context.Context, owner string, ids []string, now time.Time) (int, error)
 	// RetryOutbox ends owner's lease, counts the attempt, records lastErr
 	// and schedules the message for next. ErrConflict when owner no longer
 	// holds the lease.
@@ -225,17 +224,16 @@ type InboxMessage struct {
 	ProcessedAt *time.Time `json:"processed_at,omitempty"`
 }
 
-// OutboxMessage is a notification waiting to be delivered: first one per
-// event that notifies (Destination ""), then one per destination.
+// OutboxMessage is a notification waiting to be delivered: one per event and
+// destination.
 type OutboxMessage struct {
-	// ID is the event's id, or event id + "/" + destination.
+	// ID is the event's id + "/" + Destination.
 	ID string
 	// Stream orders delivery: messages of one stream are delivered to a
 	// destination one at a time, oldest first.
 	Stream string
-	// Destination is who the message is for: "" before fan-out,
-	// "subscribers" for the in-process subscribers, "endpoint:<id>" for an
-	// HTTP endpoint.
+	// Destination is who the message is for: "subscribers" for the
+	// in-process subscribers, "endpoint:<id>" for an HTTP endpoint.
 	Destination string
 	// Event is what to deliver.
 	Event Event

@@ -44,7 +44,7 @@ var writeOps = map[string]bool{
 	"CreatePayment": true, "UpdatePayment": true, "CreateRefund": true, "UpdateRefund": true,
 	"CreatePayout": true, "UpdatePayout": true, "AppendEvents": true, "AcquireIdempotencyKey": true,
 	"CompleteIdempotencyKey": true, "ReleaseIdempotencyKey": true, "DeleteExpiredIdempotencyKeys": true,
-	"RecordInbox": true, "UpdateInbox": true, "ClaimOutbox": true, "FanOutOutbox": true, "FailOutbox": true,
+	"RecordInbox": true, "UpdateInbox": true, "ClaimOutbox": true, "FailOutbox": true,
 	"RedeliverOutbox": true, "AckOutbox": true, "RetryOutbox": true, "ClaimDuePayments": true,
 	"ClaimDuePayouts": true,
 }
@@ -341,10 +341,6 @@ func (c *chaosStore) ClaimOutbox(ctx context.Context, owner string, now time.Tim
 	})
 }
 
-func (c *chaosStore) FanOutOutbox(ctx context.Context, id, owner string, destinations []string, now time.Time) error {
-	return do0(ctx, c, "FanOutOutbox", func() error { return c.Store.FanOutOutbox(ctx, id, owner, destinations, now) })
-}
-
 func (c *chaosStore) FailOutbox(ctx context.Context, id, owner, lastErr string, now time.Time) error {
 	return do0(ctx, c, "FailOutbox", func() error { return c.Store.FailOutbox(ctx, id, owner, lastErr, now) })
 }
@@ -359,8 +355,8 @@ func (c *chaosStore) RedeliverOutbox(ctx context.Context, eventID string, now ti
 	return do1(ctx, c, "RedeliverOutbox", func() (int, error) { return c.Store.RedeliverOutbox(ctx, eventID, now) })
 }
 
-func (c *chaosStore) AckOutbox(ctx context.Context, id, owner string, now time.Time) error {
-	return do0(ctx, c, "AckOutbox", func() error { return c.Store.AckOutbox(ctx, id, owner, now) })
+func (c *chaosStore) AckOutbox(ctx context.Context, owner string, ids []string, now time.Time) (int, error) {
+	return do1(ctx, c, "AckOutbox", func() (int, error) { return c.Store.AckOutbox(ctx, owner, ids, now) })
 }
 
 func (c *chaosStore) RetryOutbox(ctx context.Context, id, owner string, next time.Time, lastErr string) error {

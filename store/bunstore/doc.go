@@ -50,12 +50,13 @@
 //
 //	WITH u AS (UPDATE paykit_payments SET ... WHERE id = ? AND version = ? RETURNING id),
 //	     e AS (INSERT INTO paykit_events ... SELECT ... WHERE EXISTS (SELECT 1 FROM u) RETURNING ...),
-//	     o AS (INSERT INTO paykit_outbox ... SELECT ... FROM e)
+//	     d (event_id, destination) AS (VALUES ...),
+//	     o AS (INSERT INTO paykit_outbox ... SELECT ... FROM d JOIN e ON e.id = d.event_id)
 //	SELECT count(*) FROM u
 //
 // so it needs no BEGIN/COMMIT and costs one round trip: CreatePayment,
-// UpdatePayment, CreateRefund, UpdateRefund, FanOutOutbox and the claims
-// are one query each (plus one read to tell ErrNotFound from ErrConflict when a
+// UpdatePayment, CreateRefund, UpdateRefund, the claims and AckOutbox (of a
+// whole batch) are one query each (plus one read to tell ErrNotFound from ErrConflict when a
 // compare-and-set misses, and one to read the stored record when an
 // idempotency key or inbox message exists already). A connection killed in
 // the middle of the statement leaves neither the state change nor its
@@ -72,10 +73,12 @@
 // several instances share one database without waiting for each other and
 // without handing one message or payment to two claimers; ClaimOutbox
 // only hands out the oldest pending (neither delivered nor failed) message
-// of each destination and stream. FanOutOutbox gives the messages it
-// inserts seqs from the events' counter (the identity sequence on
-// PostgreSQL, the AUTOINCREMENT counter on SQLite), so they are newer than
-// every stored message and older than every later one.
+// of each destination and stream. An event's outbox messages take seqs
+// from the events' counter (the identity sequence on PostgreSQL, the
+// AUTOINCREMENT counter on SQLite) after their events', in the order of
+// the events and of each event's destinations; the events of one payment
+// (or payout) are written under its row's compare-and-set, so each
+// stream's messages are in the order of its events.
 // SQLite allows one writer at a time: a Store serializes its writes with a
 // mutex, and OpenSQLite sets WAL (readers do not block the writer), a 10 s
 // busy timeout (for writers in other Stores or processes) and immediate

@@ -3,6 +3,7 @@ package bunstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -28,8 +29,8 @@ var eventColumns = []column{
 const eventSelect = `SELECT id, type, object_id, payment_id, from_status, to_status, source,
 	provider_event_id, reason, data, created_at FROM paykit_events`
 
-// outboxStream is the SQL for payment.Event.Stream.
-const outboxStream = `CASE WHEN payment_id <> '' THEN payment_id ELSE object_id END`
+// outboxStream is the SQL for payment.Event.Stream, of the events e.
+const outboxStream = `CASE WHEN e.payment_id <> '' THEN e.payment_id ELSE e.object_id END`
 
 func eventArgs(events []payment.Event) []any {
 	args := make([]any, 0, len(events)*len(eventColumns))
@@ -41,16 +42,36 @@ func eventArgs(events []payment.Event) []any {
 	return args
 }
 
-// notifying returns the ids of the events that go to the outbox.
-func notifying(events []payment.Event) []any {
-	var ids []any
+// deliveries returns the (event id, destination, ord) rows of events'
+// outbox messages, ord counting them in order (by event, then by
+// destination), flattened for a VALUES list, and how many there are.
+func deliveries(events []payment.Event) ([]any, int) {
+	var args []any
+	n := 0
 	for i := range events {
-		if events[i].Notifies() {
-			ids = append(ids, events[i].ID)
+		for _, d := range events[i].Destinations {
+			args = append(args, events[i].ID, d, n)
+			n++
 		}
 	}
-	return ids
+	return args, n
 }
+
+// outboxInsert returns the INSERT of the outbox messages of the events in
+// events (a table or CTE named e), one per row of the VALUES list d
+// (event_id, destination, ord). Each message takes a seq of its own, seq,
+// an SQL expression evaluated after the rows are sorted by ord: taken from
+// the events' counter after the events' seqs, the messages are newer than
+// their events and every stored message, in the order of the events and of
+// each event's destinations.
+func outboxInsert(events, seq string) string {
+	return `INSERT INTO paykit_outbox (id, event_id, destination, seq, stream, next_attempt_at)
+		SELECT e.id || '/' || d.destination, e.id, d.destination, ` + seq + `, ` + outboxStream + `, e.created_at
+		FROM d JOIN ` + events + ` ON e.id = d.event_id ORDER BY d.ord`
+}
+
+// pgNextSeq takes the next value of the events' identity sequence.
+const pgNextSeq = `nextval(pg_get_serial_sequence('paykit_events', 'seq'))`
 
 // query is a SQL text with its arguments, built in pieces.
 type query struct {
@@ -83,16 +104,22 @@ func addEventCTEs(q *query, events []payment.Event, guard string) {
 			valuesRows(eventColumns, len(events), true, true)+`) AS v WHERE EXISTS (SELECT 1 FROM `+guard+`)`,
 			eventArgs(events)...)
 	}
-	q.add(` RETURNING id, seq, type, object_id, payment_id, created_at)`)
-	if len(notifying(events)) > 0 {
-		q.add(`, o AS (INSERT INTO paykit_outbox (id, event_id, seq, stream, next_attempt_at)
-			SELECT id, id, seq, `+outboxStream+`, created_at FROM e WHERE type <> ?)`, string(payment.EventIgnored))
+	q.add(` RETURNING id, seq, object_id, payment_id, created_at)`)
+	if args, n := deliveries(events); n > 0 {
+		// nextval runs after the sort (PostgreSQL evaluates volatile output
+		// expressions after ORDER BY), so the seqs follow ord.
+		q.add(`, d (event_id, destination, ord) AS (VALUES `+valuesTriples(n)+`), o AS (`+outboxInsert("e", pgNextSeq)+`)`, args...)
 	}
 }
 
-// insertEvents inserts events, and outbox rows for those that notify when
-// outbox is set, with one statement each (SQLite, in a transaction).
-func (s *Store) insertEvents(ctx context.Context, db bun.IDB, events []payment.Event, outbox bool) error {
+// valuesTriples returns "(?, ?, ?), (?, ?, ?)..." for n rows.
+func valuesTriples(n int) string {
+	return strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", n), ", ")
+}
+
+// insertEvents inserts events, and their outbox messages, with one
+// statement each (SQLite, in a transaction).
+func (s *Store) insertEvents(ctx context.Context, db bun.IDB, events []payment.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -103,16 +130,21 @@ func (s *Store) insertEvents(ctx context.Context, db bun.IDB, events []payment.E
 	if err := s.step("events"); err != nil {
 		return err
 	}
-	if !outbox {
+	args, n := deliveries(events)
+	if n == 0 {
 		return nil
 	}
-	ids := notifying(events)
-	if len(ids) == 0 {
-		return nil
+	// Reserve n seqs above every event's and every message's: AUTOINCREMENT
+	// never hands out a rowid at or below the counter.
+	top, err := queryInt(ctx, db, `UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'paykit_events' RETURNING seq`, n)
+	if err != nil {
+		return err
 	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO paykit_outbox (id, event_id, seq, stream, next_attempt_at)
-		SELECT id, id, seq, `+outboxStream+`, created_at FROM paykit_events WHERE id IN (`+inList(len(ids))+`)`,
-		ids...); err != nil {
+	if top < int64(n) {
+		return errors.New("no paykit_events sequence")
+	}
+	if _, err := db.ExecContext(ctx, `WITH d (event_id, destination, ord) AS (VALUES `+valuesTriples(n)+`) `+
+		outboxInsert("paykit_events e", fmt.Sprintf("%d + d.ord", top-int64(n)+1)), args...); err != nil {
 		return err
 	}
 	return s.step("outbox")

@@ -201,6 +201,9 @@ func testEvent(typ payment.EventType, p *payment.Payment, at time.Time) payment.
 		Source:    payment.SourceAPI,
 		Data:      []byte(`{"id":"` + p.ID + `"}`),
 		CreatedAt: at,
+		// One outbox message each, as the Service addresses events to its
+		// subscribers.
+		Destinations: []string{"subscribers"},
 	}
 }
 

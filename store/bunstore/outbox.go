@@ -2,7 +2,6 @@ package bunstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -118,14 +117,30 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, le
 	return out, nil
 }
 
-// AckOutbox implements payment.Store.
-func (s *Store) AckOutbox(ctx context.Context, id, owner string, now time.Time) error {
-	err := s.leased(ctx, id, owner, `UPDATE paykit_outbox AS o SET delivered_at = ?
-		WHERE o.id = ? AND o.lease_owner = ? AND `+pending, ts(now), id, owner)
-	if err != nil {
-		return fmt.Errorf("bunstore: ack outbox %s: %w", id, err)
+// AckOutbox implements payment.Store: one UPDATE of every message.
+func (s *Store) AckOutbox(ctx context.Context, owner string, ids []string, now time.Time) (int, error) {
+	if len(ids) == 0 || owner == "" {
+		return 0, nil
 	}
-	return nil
+	args := make([]any, 0, len(ids)+2)
+	args = append(args, ts(now), owner)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		res, err := db.ExecContext(ctx, `UPDATE paykit_outbox AS o SET delivered_at = ?
+			WHERE o.lease_owner = ? AND `+pending+` AND o.id IN (`+inList(len(ids))+`)`, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bunstore: ack %d outbox messages: %w", len(ids), err)
+	}
+	return int(n), nil
 }
 
 // RetryOutbox implements payment.Store.
@@ -137,90 +152,6 @@ func (s *Store) RetryOutbox(ctx context.Context, id, owner string, next time.Tim
 		return fmt.Errorf("bunstore: retry outbox %s: %w", id, err)
 	}
 	return nil
-}
-
-// FanOutOutbox implements payment.Store. On PostgreSQL it is one
-// statement: the message is marked delivered and the new messages are
-// inserted from its RETURNING, each with a seq from the events' sequence
-// (taken in the order of destinations), so they are newer than every stored
-// message and every message stored later is newer than them. On SQLite it
-// is a transaction that takes the seqs from paykit_events' AUTOINCREMENT
-// counter, for the same reason.
-func (s *Store) FanOutOutbox(ctx context.Context, id, owner string, destinations []string, now time.Time) error {
-	n := ts(now)
-	err := s.leasedDo(ctx, id, owner, func(ctx context.Context, db bun.IDB) (int64, error) {
-		if s.pg {
-			return s.fanOutPG(ctx, db, id, owner, destinations, n)
-		}
-		return s.fanOutSQLite(ctx, db, id, owner, destinations, n)
-	})
-	if err != nil {
-		return fmt.Errorf("bunstore: fan out outbox %s: %w", id, err)
-	}
-	return nil
-}
-
-// deliverLeased marks the message id delivered when owner holds it; the
-// statement names the outbox o and returns its id, event_id and stream.
-const deliverLeased = `UPDATE paykit_outbox AS o SET delivered_at = ?
-	WHERE o.id = ? AND o.lease_owner = ? AND ` + pending + ` RETURNING id, event_id, stream`
-
-func (s *Store) fanOutPG(ctx context.Context, db bun.IDB, id, owner string, destinations []string, now sqlTime) (int64, error) {
-	var q query
-	q.add(`WITH src AS (`+deliverLeased+`)`, now, id, owner)
-	if len(destinations) > 0 {
-		q.add(`, d AS (SELECT v.destination, nextval(pg_get_serial_sequence('paykit_events', 'seq')) AS seq
-			FROM (VALUES `)
-		for i, d := range destinations {
-			if i > 0 {
-				q.add(", ")
-			}
-			q.add(`(?::text, ?::integer)`, d, i)
-		}
-		// nextval runs after the sort (PostgreSQL evaluates volatile output
-		// expressions after ORDER BY), so the seqs follow destinations;
-		// none is taken when the lease was lost.
-		q.add(`) AS v (destination, ord) WHERE EXISTS (SELECT 1 FROM src) ORDER BY v.ord
-		), ins AS (INSERT INTO paykit_outbox (id, event_id, destination, seq, stream, next_attempt_at)
-			SELECT src.id || '/' || d.destination, src.event_id, d.destination, d.seq, src.stream, ?
-			FROM src CROSS JOIN d)`, now)
-	}
-	q.add(` SELECT count(*) FROM src`)
-	return queryInt(ctx, db, q.String(), q.args...)
-}
-
-func (s *Store) fanOutSQLite(ctx context.Context, db bun.IDB, id, owner string, destinations []string, now sqlTime) (int64, error) {
-	var srcID, eventID, stream string
-	found := int64(0)
-	if err := queryRows(ctx, db, func(r scanner) error {
-		found++
-		return r.Scan(&srcID, &eventID, &stream)
-	}, deliverLeased, now, id, owner); err != nil || found == 0 || len(destinations) == 0 {
-		return found, err
-	}
-	// Reserve len(destinations) seqs above every event's and every
-	// message's: AUTOINCREMENT never hands out a rowid at or below the
-	// counter.
-	top, err := queryInt(ctx, db, `UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'paykit_events' RETURNING seq`,
-		len(destinations))
-	if err != nil {
-		return 0, err
-	}
-	if top < int64(len(destinations)) {
-		return 0, errors.New("no paykit_events sequence")
-	}
-	var q query
-	q.add(`INSERT INTO paykit_outbox (id, event_id, destination, seq, stream, next_attempt_at) VALUES `)
-	for i, d := range destinations {
-		if i > 0 {
-			q.add(", ")
-		}
-		q.add(`(?, ?, ?, ?, ?, ?)`, srcID+"/"+d, eventID, d, top-int64(len(destinations)-1-i), stream, now)
-	}
-	if _, err := db.ExecContext(ctx, q.String(), q.args...); err != nil {
-		return 0, err
-	}
-	return found, nil
 }
 
 // FailOutbox implements payment.Store.

@@ -162,7 +162,7 @@ func (s *Store) CreatePayment(ctx context.Context, p *payment.Payment, events []
 		if err := s.step("payment"); err != nil {
 			return err
 		}
-		return s.insertEvents(ctx, db, events, true)
+		return s.insertEvents(ctx, db, events)
 	})
 	if err != nil {
 		return fmt.Errorf("bunstore: create payment %s: %w", p.ID, err)
@@ -212,7 +212,7 @@ func (s *Store) UpdatePayment(ctx context.Context, p *payment.Payment, events []
 		if err := s.casSQLite(ctx, db, "paykit_payments", p.ID, update, args); err != nil {
 			return err
 		}
-		return s.insertEvents(ctx, db, events, true)
+		return s.insertEvents(ctx, db, events)
 	})
 	if err != nil {
 		return fmt.Errorf("bunstore: update payment %s: %w", p.ID, err)

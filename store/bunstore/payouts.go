@@ -103,7 +103,7 @@ func (s *Store) CreatePayout(ctx context.Context, p *payment.Payout, events []pa
 		if err := s.step("payout"); err != nil {
 			return err
 		}
-		return s.insertEvents(ctx, db, events, true)
+		return s.insertEvents(ctx, db, events)
 	})
 	if err != nil {
 		return fmt.Errorf("bunstore: create payout %s: %w", p.ID, err)
@@ -142,7 +142,7 @@ func (s *Store) UpdatePayout(ctx context.Context, p *payment.Payout, events []pa
 		if err := s.casSQLite(ctx, db, "paykit_payouts", p.ID, update, args); err != nil {
 			return err
 		}
-		return s.insertEvents(ctx, db, events, true)
+		return s.insertEvents(ctx, db, events)
 	})
 	if err != nil {
 		return fmt.Errorf("bunstore: update payout %s: %w", p.ID, err)

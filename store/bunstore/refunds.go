@@ -97,7 +97,7 @@ func (s *Store) CreateRefund(ctx context.Context, r *payment.Refund, p *payment.
 		if err := s.step("refund"); err != nil {
 			return err
 		}
-		return s.insertEvents(ctx, db, events, true)
+		return s.insertEvents(ctx, db, events)
 	})
 	if err != nil {
 		return fmt.Errorf("bunstore: create refund %s: %w", r.ID, err)
@@ -159,7 +159,7 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payment.Refund, p *payment.
 		if err := s.step("refund"); err != nil {
 			return err
 		}
-		return s.insertEvents(ctx, db, events, true)
+		return s.insertEvents(ctx, db, events)
 	})
 	if err != nil {
 		return fmt.Errorf("bunstore: update refund %s: %w", r.ID, err)

@@ -234,25 +234,29 @@ func TestMigrationsFS(t *testing.T) {
 	s := newStore(t, db)
 	p := testPayment(now())
 	ev := testEvent(payment.EventPaymentCreated, p, p.CreatedAt)
+	ev.Destinations = []string{"subscribers", "endpoint:e"}
 	require.NoError(t, s.CreatePayment(ctx, p, []payment.Event{ev}))
 	msgs, err := s.ClaimOutbox(ctx, "o", now(), time.Minute, 10)
 	require.NoError(t, err)
-	require.Len(t, msgs, 1)
-	require.NoError(t, s.FanOutOutbox(ctx, ev.ID, "o", []string{"subscribers"}, now()))
+	require.Len(t, msgs, 2)
+	n, err := s.AckOutbox(ctx, "o", []string{msgs[0].ID}, now())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
 	for i := len(versions) - 1; i >= 0; i-- {
 		downSQL, err := fs.ReadFile(fsys, "sqlite/"+versions[i]+".down.sql")
 		require.NoError(t, err)
 		_, err = db.ExecContext(ctx, string(downSQL))
 		require.NoError(t, err, versions[i])
 	}
-	n, err := queryInt(ctx, db, `SELECT count(*) FROM sqlite_master WHERE name LIKE 'paykit_%'`)
+	left, err := queryInt(ctx, db, `SELECT count(*) FROM sqlite_master WHERE name LIKE 'paykit_%'`)
 	require.NoError(t, err)
-	require.Zero(t, n)
+	require.Zero(t, left)
 }
 
-// Migration 0002 keeps the outbox of a database at 0001: every message is
-// its event's (Destination ""), in the same state, in the same order; and
-// its down file gives 0001's outbox back.
+// Migration 0002's down file gives 0001's outbox back (the subscribers'
+// messages become their events', the endpoints' go), and its up file makes
+// 0001's pending messages the subscribers' again, in the same state and the
+// same order.
 func TestMigrateOutboxDestinations(t *testing.T) {
 	check := func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
@@ -264,17 +268,22 @@ func TestMigrateOutboxDestinations(t *testing.T) {
 			testEvent(payment.EventPaymentProcessing, p, at),
 			testEvent(payment.EventPaymentSucceeded, p, at),
 		}
+		for i := range evs {
+			evs[i].Destinations = []string{"subscribers", "endpoint:e"}
+		}
 		require.NoError(t, s.CreatePayment(ctx, p, evs))
 		msgs, err := s.ClaimOutbox(ctx, "o", at, time.Minute, 10)
 		require.NoError(t, err)
-		require.Len(t, msgs, 1)
-		require.NoError(t, s.FanOutOutbox(ctx, evs[0].ID, "o", []string{"subscribers"}, at))
+		require.Equal(t, []string{evs[0].ID + "/subscribers", evs[0].ID + "/endpoint:e"}, []string{msgs[0].ID, msgs[1].ID})
+		n, err := s.AckOutbox(ctx, "o", []string{msgs[0].ID}, at)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
 		msgs, err = s.ClaimOutbox(ctx, "o", at, time.Minute, 10)
 		require.NoError(t, err)
-		require.Len(t, msgs, 2)
-		require.NoError(t, s.RetryOutbox(ctx, evs[1].ID, "o", at.Add(time.Second), "later"))
+		require.Len(t, msgs, 1)
+		require.NoError(t, s.RetryOutbox(ctx, evs[1].ID+"/subscribers", "o", at.Add(time.Second), "later"))
 
-		// Down to 0001: the message fanned out to "subscribers" goes.
+		// Down to 0001: one message per event, the subscribers'.
 		dir := "sqlite/"
 		if db.Dialect().Name().String() == "pg" {
 			dir = "postgres/"
@@ -286,24 +295,23 @@ func TestMigrateOutboxDestinations(t *testing.T) {
 		_, err = db.ExecContext(ctx, `DELETE FROM paykit_schema_migrations WHERE version = ?`, "0002_outbox_destinations")
 		require.NoError(t, err)
 		require.Equal(t, int64(3), countRows(t, db, "paykit_outbox", "stream = ?", p.ID), "0001's outbox: one row per event")
+		require.Equal(t, int64(1), countRows(t, db, "paykit_outbox", "stream = ? AND delivered_at IS NOT NULL", p.ID),
+			"the delivered message stays delivered")
 
 		// And up again.
 		require.NoError(t, Migrate(ctx, db))
-		require.Zero(t, countRows(t, db, "paykit_outbox", "id <> event_id OR destination <> '' OR failed_at IS NOT NULL"))
+		require.Equal(t, int64(2), countRows(t, db, "paykit_outbox", "destination = 'subscribers' AND id = event_id || '/subscribers'"),
+			"the pending messages are the subscribers'")
+		require.Zero(t, countRows(t, db, "paykit_outbox", "failed_at IS NOT NULL OR (destination = '' AND delivered_at IS NULL)"))
 		msgs, err = s.ClaimOutbox(ctx, "p", at.Add(time.Second), time.Minute, 10)
 		require.NoError(t, err)
-		require.Len(t, msgs, 1, "the stream's order survives: the delivered message stays delivered, the newer one waits")
+		require.Len(t, msgs, 1, "the stream's order survives: the newer message waits")
 		m := msgs[0]
-		require.Equal(t, evs[1].ID, m.ID)
-		require.Empty(t, m.Destination)
+		require.Equal(t, evs[1].ID+"/subscribers", m.ID)
+		require.Equal(t, "subscribers", m.Destination)
 		require.Equal(t, 1, m.Attempts)
 		require.Equal(t, "later", m.LastError)
 		require.Equal(t, evs[1].ID, m.Event.ID)
-		require.NoError(t, s.FanOutOutbox(ctx, m.ID, "p", []string{"subscribers", "endpoint:e"}, at.Add(time.Second)))
-		msgs, err = s.ClaimOutbox(ctx, "p", at.Add(time.Second), time.Minute, 10)
-		require.NoError(t, err)
-		require.Equal(t, []string{evs[2].ID, evs[1].ID + "/subscribers", evs[1].ID + "/endpoint:e"},
-			[]string{msgs[0].ID, msgs[1].ID, msgs[2].ID}, "fanned-out messages are newer than the migrated ones")
 	}
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()

@@ -475,8 +475,8 @@ func (s *Store) AppendEvents(ctx context.Context, events []payment.Event) error 
 }
 
 // appendEvents appends copies of events to the log and, when notify is set,
-// one outbox message per event that notifies (EventIgnored never does). The
-// caller holds the write lock.
+// one outbox message per event and destination. The caller holds the write
+// lock.
 //
 // An event's Data is never changed once stored, so the log and the outbox
 // share one copy of it; what leaves the store is copied (cloneEvent,
@@ -484,23 +484,26 @@ func (s *Store) AppendEvents(ctx context.Context, events []payment.Event) error 
 func (s *Store) appendEvents(events []payment.Event, notify bool) {
 	for i := range events {
 		e := cloneEvent(events[i])
+		e.Destinations = nil
 		s.eventsByID[e.ObjectID] = append(s.eventsByID[e.ObjectID], &e)
 		if e.PaymentID != "" && e.PaymentID != e.ObjectID {
 			s.eventsByID[e.PaymentID] = append(s.eventsByID[e.PaymentID], &e)
 		}
-		if !notify || !e.Notifies() {
+		if !notify {
 			continue
 		}
-		row := &outboxRow{
-			m: &payment.OutboxMessage{
-				ID:            e.ID,
-				Stream:        e.Stream(),
-				Event:         e,
-				NextAttemptAt: e.CreatedAt,
-			},
-			seq: s.next(),
+		for _, dest := range events[i].Destinations {
+			s.enqueue(&outboxRow{
+				m: &payment.OutboxMessage{
+					ID:            e.ID + "/" + dest,
+					Stream:        e.Stream(),
+					Destination:   dest,
+					Event:         e,
+					NextAttemptAt: e.CreatedAt,
+				},
+				seq: s.next(),
+			})
 		}
-		s.enqueue(row)
 	}
 }
 
@@ -719,19 +722,23 @@ func (s *Store) leased(id, owner string) (*outboxRow, error) {
 // AckOutbox implements payment.Store.
 // A delivered message is forgotten (the event stays in the log), so the
 // delivery time is not kept.
-func (s *Store) AckOutbox(ctx context.Context, id, owner string, _ time.Time) error {
+func (s *Store) AckOutbox(ctx context.Context, owner string, ids []string, _ time.Time) (int, error) {
 	if err := live(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	row, err := s.leased(id, owner)
-	if err != nil {
-		return err
+	n := 0
+	for _, id := range ids {
+		row, err := s.leased(id, owner)
+		if err != nil {
+			continue
+		}
+		delete(s.outbox, id)
+		s.dequeue(row)
+		n++
 	}
-	delete(s.outbox, id)
-	s.dequeue(row)
-	return nil
+	return n, nil
 }
 
 // RetryOutbox implements payment.Store.
@@ -750,34 +757,6 @@ func (s *Store) RetryOutbox(ctx context.Context, id, owner string, next time.Tim
 	row.m.Attempts++
 	row.m.LastError = lastErr
 	row.m.NextAttemptAt = next.UTC()
-	return nil
-}
-
-// FanOutOutbox implements payment.Store.
-func (s *Store) FanOutOutbox(ctx context.Context, id, owner string, destinations []string, now time.Time) error {
-	if err := live(ctx); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	row, err := s.leased(id, owner)
-	if err != nil {
-		return err
-	}
-	delete(s.outbox, id)
-	s.dequeue(row)
-	for _, dest := range destinations {
-		s.enqueue(&outboxRow{
-			m: &payment.OutboxMessage{
-				ID:            id + "/" + dest,
-				Stream:        row.m.Stream,
-				Destination:   dest,
-				Event:         row.m.Event, // its Data is shared, never changed
-				NextAttemptAt: now.UTC(),
-			},
-			seq: s.next(),
-		})
-	}
 	return nil
 }
 

@@ -21,7 +21,7 @@ func concurrencyTests() []test {
 		{name: "of 100 concurrent RecordInbox of one key exactly one inserts", run: testConcurrentInbox},
 		{name: "of 50 concurrent AcquireIdempotencyKey of one new key exactly one acquires", run: testConcurrentIdempotency},
 		{name: "20 concurrent outbox claimers never hold one message at once and deliver each once, in stream order", serial: true, run: testConcurrentOutbox},
-		{name: "10 concurrent claimers fanning out and delivering never hold one message at once and deliver each once, in order per destination and stream", serial: true, run: testConcurrentFanOut},
+		{name: "10 concurrent claimers acknowledging in batches never hold one message at once and deliver each once, in order per destination and stream", serial: true, run: testConcurrentDestinations},
 		{name: "concurrent ClaimDuePayments and ClaimDuePayouts never hand one object to two claimers", serial: true, run: testConcurrentClaimDue},
 	}
 }
@@ -193,7 +193,7 @@ func testConcurrentOutbox(t *testing.T, s payment.Store) {
 			at[j] = base.Add(time.Duration(j*streams+i) * time.Microsecond)
 		}
 		evs := enqueue(t, s, at...)
-		want[evs[0].Stream()] = eventIDs(evs)
+		want[evs[0].Stream()] = messageIDs(evs...)
 		total += perStream
 	}
 	claimAt := base.Add(time.Hour)
@@ -236,8 +236,8 @@ func testConcurrentOutbox(t *testing.T, s payment.Store) {
 			}
 			mu.Unlock()
 			for _, m := range msgs {
-				if err := s.AckOutbox(t.Context(), m.ID, owner, claimAt); err != nil {
-					problem("%s: AckOutbox %s: %v", owner, m.ID, err)
+				if n, err := s.AckOutbox(t.Context(), owner, []string{m.ID}, claimAt); err != nil || n != 1 {
+					problem("%s: AckOutbox %s: marked %d, want 1 (%v)", owner, m.ID, n, err)
 					return
 				}
 				mu.Lock()
@@ -258,29 +258,27 @@ func testConcurrentOutbox(t *testing.T, s payment.Store) {
 	require.Empty(t, claim(t, s, "late", windowEnd(base).Add(-time.Minute), time.Minute, 100), c+": delivered messages never come back")
 }
 
-func testConcurrentFanOut(t *testing.T, s payment.Store) {
-	const c = "ClaimOutbox and FanOutOutbox: two claimers never hold the same message at once; each stream reaches each destination in order"
+func testConcurrentDestinations(t *testing.T, s payment.Store) {
+	const c = "ClaimOutbox and AckOutbox: two claimers never hold the same message at once; each stream reaches each destination in order"
 	const claimers, streams, perStream = 10, 10, 3
-	dests := []string{"subscribers", "endpoint:1", "endpoint:2"}
-	queue := func(dest, stream string) string { return dest + " " + stream }
+	dests := []string{"subscribers", "endpoint:2", "endpoint:1"}
 	base := pastWindow()
 	drainOutbox(t, s, base)
-	want := map[string][]string{} // (destination, stream) -> its message ids, oldest first
+	want := map[string][]string{} // queue(destination, stream) -> its message ids, oldest first
 	total := 0
 	for i := range streams {
 		at := make([]time.Time, perStream)
 		for j := range at {
 			at[j] = base.Add(time.Duration(j*streams+i) * time.Microsecond)
 		}
-		evs := enqueue(t, s, at...)
+		evs := enqueueTo(t, s, dests, at...)
 		stream := evs[0].Stream()
-		want[queue("", stream)] = eventIDs(evs)
 		for _, ev := range evs {
 			for _, d := range dests {
-				want[queue(d, stream)] = append(want[queue(d, stream)], ev.ID+"/"+d)
+				want[queue(d, stream)] = append(want[queue(d, stream)], messageID(ev.ID, d))
 			}
 		}
-		total += perStream * (1 + len(dests))
+		total += perStream * len(dests)
 	}
 	claimAt := base.Add(time.Hour)
 
@@ -300,12 +298,12 @@ func testConcurrentFanOut(t *testing.T, s payment.Store) {
 		stop.Store(true)
 	}
 	together(claimers, func(i int) {
-		owner := fmt.Sprintf("fanout-claimer-%d", i)
+		owner := fmt.Sprintf("destinations-claimer-%d", i)
 		for range 200000 {
 			if done.Load() >= int64(total) || stop.Load() {
 				return
 			}
-			msgs, err := s.ClaimOutbox(t.Context(), owner, claimAt, time.Hour, 3)
+			msgs, err := s.ClaimOutbox(t.Context(), owner, claimAt, time.Hour, 4)
 			if err != nil {
 				problem("%s: ClaimOutbox: %v", owner, err)
 				return
@@ -323,27 +321,23 @@ func testConcurrentFanOut(t *testing.T, s payment.Store) {
 				order[queue(m.Destination, m.Stream)] = append(order[queue(m.Destination, m.Stream)], m.ID)
 			}
 			mu.Unlock()
+			n, err := s.AckOutbox(t.Context(), owner, outboxIDs(msgs), claimAt)
+			if err != nil || n != len(msgs) {
+				problem("%s: AckOutbox of %d held messages marked %d (%v)", owner, len(msgs), n, err)
+				return
+			}
+			mu.Lock()
 			for _, m := range msgs {
-				if m.Destination == "" {
-					err = s.FanOutOutbox(t.Context(), m.ID, owner, dests, claimAt)
-				} else {
-					err = s.AckOutbox(t.Context(), m.ID, owner, claimAt)
-				}
-				if err != nil {
-					problem("%s: FanOutOutbox or AckOutbox %s: %v", owner, m.ID, err)
-					return
-				}
-				mu.Lock()
 				delete(holder, m.ID)
 				handled[m.ID]++
-				mu.Unlock()
-				done.Add(1)
 			}
+			mu.Unlock()
+			done.Add(int64(len(msgs)))
 		}
 		problem("%s: gave up with %d of %d delivered", owner, done.Load(), total)
 	})
 	require.Empty(t, problems, c)
-	require.Len(t, handled, total, c+": every message, fanned out or not, is delivered")
+	require.Len(t, handled, total, c+": every message of every destination is delivered")
 	for id, n := range handled {
 		require.Equalf(t, 1, n, "%s: message %s is delivered exactly once", c, id)
 	}

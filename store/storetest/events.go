@@ -15,17 +15,18 @@ func eventTests() []test {
 		{name: "ListEvents returns events whose ObjectID or PaymentID is id, once each, in append order", run: testListEvents},
 		{name: "ListEvents of an unknown id is empty", run: testListEventsEmpty},
 		{name: "returned events are copies and inputs are not kept", run: testEventCopies},
-		{name: "CreatePayment events are in ListEvents and the outbox", serial: true, run: testEventsCreatePayment},
-		{name: "UpdatePayment events are in ListEvents and the outbox", serial: true, run: testEventsUpdatePayment},
-		{name: "CreateRefund events are in ListEvents and the outbox", serial: true, run: testEventsCreateRefund},
-		{name: "UpdateRefund events are in ListEvents and the outbox", serial: true, run: testEventsUpdateRefund},
-		{name: "CreatePayout events are in ListEvents and the outbox", serial: true, run: testEventsCreatePayout},
-		{name: "UpdatePayout events are in ListEvents and the outbox", serial: true, run: testEventsUpdatePayout},
-		{name: "AppendEvents events are in ListEvents but never in the outbox", serial: true, run: testEventsAppend},
+		{name: "CreatePayment events are in ListEvents and in the outbox once per destination", serial: true, run: testEventsCreatePayment},
+		{name: "UpdatePayment events are in ListEvents and in the outbox once per destination", serial: true, run: testEventsUpdatePayment},
+		{name: "CreateRefund events are in ListEvents and in the outbox once per destination", serial: true, run: testEventsCreateRefund},
+		{name: "UpdateRefund events are in ListEvents and in the outbox once per destination", serial: true, run: testEventsUpdateRefund},
+		{name: "CreatePayout events are in ListEvents and in the outbox once per destination", serial: true, run: testEventsCreatePayout},
+		{name: "UpdatePayout events are in ListEvents and in the outbox once per destination", serial: true, run: testEventsUpdatePayout},
+		{name: "AppendEvents events are in ListEvents but never in the outbox, whatever their Destinations", serial: true, run: testEventsAppend},
 		{name: "a refused write adds no event and no outbox message", serial: true, run: testEventsRefusedWrites},
 	}
 }
 
+// mustListEvents lists the events of id, failing the test on an error.
 func mustListEvents(t *testing.T, s payment.Store, id string) []payment.Event {
 	t.Helper()
 	events, err := s.ListEvents(t.Context(), id)
@@ -34,26 +35,34 @@ func mustListEvents(t *testing.T, s payment.Store, id string) []payment.Event {
 }
 
 // requireOutbox checks that the outbox holds, in the test's window, exactly
-// a fresh message per event of want, each stream in order. It claims and
-// acknowledges them.
+// a fresh message per event of want and destination of the event, each
+// (Destination, Stream) queue in order. It claims and acknowledges them.
 func requireOutbox(t *testing.T, s payment.Store, base time.Time, want []payment.Event, contract string) {
 	t.Helper()
 	got := claimAll(t, s, base.Add(time.Hour))
-	byStream := map[string][]*payment.OutboxMessage{}
+	byQueue := map[string][]*payment.OutboxMessage{}
 	for _, m := range got {
-		byStream[m.Stream] = append(byStream[m.Stream], m)
+		byQueue[queue(m.Destination, m.Stream)] = append(byQueue[queue(m.Destination, m.Stream)], m)
 	}
-	wantByStream := map[string][]payment.Event{}
+	wantByQueue := map[string][]payment.Event{}
 	for _, e := range want {
-		wantByStream[e.Stream()] = append(wantByStream[e.Stream()], e)
+		for _, d := range e.Destinations {
+			wantByQueue[queue(d, e.Stream())] = append(wantByQueue[queue(d, e.Stream())], e)
+		}
 	}
-	require.Lenf(t, got, len(want), "%s: the outbox holds one message per notifying event: got %v, want %v", contract, outboxIDs(got), eventIDs(want))
-	for stream, evs := range wantByStream {
-		msgs := byStream[stream]
-		require.Equalf(t, eventIDs(evs), outboxIDs(msgs), "%s: stream %s holds a message per event (by id, in order)", contract, stream)
+	require.ElementsMatchf(t, messageIDs(want...), outboxIDs(got),
+		"%s: the outbox holds one message per event and destination of the event, with ID event id+\"/\"+destination", contract)
+	for q, evs := range wantByQueue {
+		msgs := byQueue[q]
+		ids := make([]string, 0, len(evs))
+		for _, m := range msgs {
+			ids = append(ids, m.Event.ID)
+		}
+		require.Equalf(t, eventIDs(evs), ids, "%s: queue %s holds a message per event addressed to it (by event id, in order)", contract, q)
 		for i, m := range msgs {
 			requireUTC(t, m, contract)
-			require.Equal(t, stream, m.Stream, contract+": the message's Stream is the event's Stream()")
+			require.Equal(t, evs[i].Stream(), m.Stream, contract+": the message's Stream is the event's Stream()")
+			require.Equal(t, messageID(evs[i].ID, m.Destination), m.ID, contract+": the message's ID is event id+\"/\"+destination")
 			requireEventEqual(t, evs[i], m.Event, contract+": the message carries the event")
 			require.Zero(t, m.Attempts, contract+": a new message has no attempts")
 			require.Truef(t, m.NextAttemptAt.Equal(evs[i].CreatedAt), "%s: a new message is due at its event's CreatedAt: got %s want %s", contract, m.NextAttemptAt, evs[i].CreatedAt)
@@ -62,6 +71,10 @@ func requireOutbox(t *testing.T, s payment.Store, base time.Time, want []payment
 	}
 }
 
+// queue names the (Destination, Stream) queue a message is delivered in.
+func queue(destination, stream string) string { return destination + " " + stream }
+
+// outboxIDs returns the ids of msgs, in order.
 func outboxIDs(msgs []*payment.OutboxMessage) []string {
 	ids := make([]string, 0, len(msgs))
 	for _, m := range msgs {
@@ -123,24 +136,32 @@ func testEventCopies(t *testing.T, s payment.Store) {
 }
 
 func testEventsCreatePayment(t *testing.T, s payment.Store) {
-	const c = "CreatePayment appends events, each also to the outbox"
+	const c = "CreatePayment appends events, each also to the outbox once per destination (none for an event without)"
 	base := pastWindow()
 	drainOutbox(t, s, base)
 	p := newPayment(newProvider(), newOrderID(), base)
-	evs := []payment.Event{newEvent(payment.EventPaymentCreated, p.ID, p.ID, base), paymentEvent(p, base)}
+	evs := []payment.Event{
+		to(newEvent(payment.EventPaymentCreated, p.ID, p.ID, base), subscribers, "endpoint:zz", "endpoint:aa"),
+		to(paymentEvent(p, base)),
+		paymentEvent(p, base),
+	}
 	mustCreatePayment(t, s, p, evs...)
 	requireEvents(t, evs, mustListEvents(t, s, p.ID), c+": ListEvents")
 	requireOutbox(t, s, base, evs, c)
 }
 
 func testEventsUpdatePayment(t *testing.T, s payment.Store) {
-	const c = "UpdatePayment appends events, each also to the outbox"
+	const c = "UpdatePayment appends events, each also to the outbox once per destination (none for an event without)"
 	base := pastWindow()
 	drainOutbox(t, s, base)
 	p := newPayment(newProvider(), newOrderID(), base)
 	created := newEvent(payment.EventPaymentCreated, p.ID, p.ID, base)
 	mustCreatePayment(t, s, p, created)
-	evs := []payment.Event{paymentEvent(p, base.Add(time.Second)), newEvent(payment.EventPaymentSucceeded, p.ID, p.ID, base.Add(time.Second))}
+	evs := []payment.Event{
+		to(paymentEvent(p, base.Add(time.Second)), "endpoint:b", subscribers),
+		to(newEvent(payment.EventPaymentSucceeded, p.ID, p.ID, base.Add(time.Second))),
+		to(newEvent(payment.EventPaymentSucceeded, p.ID, p.ID, base.Add(time.Second)), subscribers, "endpoint:b"),
+	}
 	mustUpdatePayment(t, s, p, evs...)
 	all := append([]payment.Event{created}, evs...)
 	requireEvents(t, all, mustListEvents(t, s, p.ID), c+": ListEvents")
@@ -148,7 +169,7 @@ func testEventsUpdatePayment(t *testing.T, s payment.Store) {
 }
 
 func testEventsCreateRefund(t *testing.T, s payment.Store) {
-	const c = "CreateRefund appends events, each also to the outbox"
+	const c = "CreateRefund appends events, each also to the outbox once per destination"
 	base := pastWindow()
 	drainOutbox(t, s, base)
 	p := captured(newPayment(newProvider(), newOrderID(), base), 10000)
@@ -156,7 +177,7 @@ func testEventsCreateRefund(t *testing.T, s payment.Store) {
 	r := newRefund(p, 5000, base)
 	p.AmountRefundPending = 5000
 	evs := []payment.Event{
-		newEvent(payment.EventRefundCreated, r.ID, p.ID, base),
+		to(newEvent(payment.EventRefundCreated, r.ID, p.ID, base), "endpoint:x", subscribers),
 		newEvent(payment.EventPaymentPartiallyRefunded, p.ID, p.ID, base),
 	}
 	require.NoError(t, s.CreateRefund(t.Context(), r, p, evs), c)
@@ -166,7 +187,7 @@ func testEventsCreateRefund(t *testing.T, s payment.Store) {
 }
 
 func testEventsUpdateRefund(t *testing.T, s payment.Store) {
-	const c = "UpdateRefund appends events, each also to the outbox"
+	const c = "UpdateRefund appends events, each also to the outbox once per destination (none for an event without)"
 	base := pastWindow()
 	drainOutbox(t, s, base)
 	p := captured(newPayment(newProvider(), newOrderID(), base), 10000)
@@ -177,8 +198,8 @@ func testEventsUpdateRefund(t *testing.T, s payment.Store) {
 	r.Status = payment.RefundSucceeded
 	p.AmountRefundPending, p.AmountRefunded = 0, 5000
 	evs := []payment.Event{
-		newEvent(payment.EventRefundSucceeded, r.ID, p.ID, base),
-		newEvent(payment.EventPaymentPartiallyRefunded, p.ID, p.ID, base),
+		to(newEvent(payment.EventRefundSucceeded, r.ID, p.ID, base), subscribers, "endpoint:x"),
+		to(newEvent(payment.EventPaymentPartiallyRefunded, p.ID, p.ID, base)),
 	}
 	require.NoError(t, s.UpdateRefund(t.Context(), r, p, evs), c)
 	requireEvents(t, evs, mustListEvents(t, s, p.ID), c+": ListEvents by payment")
@@ -187,40 +208,47 @@ func testEventsUpdateRefund(t *testing.T, s payment.Store) {
 }
 
 func testEventsCreatePayout(t *testing.T, s payment.Store) {
-	const c = "CreatePayout appends events, each also to the outbox"
+	const c = "CreatePayout appends events, each also to the outbox once per destination (none for an event without)"
 	base := pastWindow()
 	drainOutbox(t, s, base)
 	po := newPayout(newProvider(), newOrderID(), base)
-	evs := []payment.Event{newEvent(payment.EventPayoutCreated, po.ID, "", base), newEvent(payment.EventPayoutProcessing, po.ID, "", base)}
+	evs := []payment.Event{
+		to(newEvent(payment.EventPayoutCreated, po.ID, "", base), "endpoint:p", subscribers),
+		to(newEvent(payment.EventPayoutProcessing, po.ID, "", base)),
+		newEvent(payment.EventPayoutProcessing, po.ID, "", base),
+	}
 	require.NoError(t, s.CreatePayout(t.Context(), po, evs), c)
 	requireEvents(t, evs, mustListEvents(t, s, po.ID), c+": ListEvents")
 	requireOutbox(t, s, base, evs, c)
 }
 
 func testEventsUpdatePayout(t *testing.T, s payment.Store) {
-	const c = "UpdatePayout appends events, each also to the outbox"
+	const c = "UpdatePayout appends events, each also to the outbox once per destination"
 	base := pastWindow()
 	drainOutbox(t, s, base)
 	po := newPayout(newProvider(), newOrderID(), base)
 	created := newEvent(payment.EventPayoutCreated, po.ID, "", base)
 	require.NoError(t, s.CreatePayout(t.Context(), po, []payment.Event{created}), c)
 	po.Status = payment.PayoutSucceeded
-	done := newEvent(payment.EventPayoutSucceeded, po.ID, "", base)
+	done := to(newEvent(payment.EventPayoutSucceeded, po.ID, "", base), subscribers, "endpoint:p")
 	require.NoError(t, s.UpdatePayout(t.Context(), po, []payment.Event{done}), c)
 	requireEvents(t, []payment.Event{created, done}, mustListEvents(t, s, po.ID), c+": ListEvents")
 	requireOutbox(t, s, base, []payment.Event{created, done}, c)
 }
 
 func testEventsAppend(t *testing.T, s payment.Store) {
-	const c = "AppendEvents appends audit-only events: in ListEvents, never in the outbox"
+	const c = "AppendEvents appends audit-only events: in ListEvents, never in the outbox, whatever their Destinations"
 	base := pastWindow()
 	drainOutbox(t, s, base)
 	p := newPayment(newProvider(), newOrderID(), base)
 	created := newEvent(payment.EventPaymentCreated, p.ID, p.ID, base)
 	mustCreatePayment(t, s, p, created)
-	// An ignored event and, to be sure the store does not decide by type,
-	// a notifying type too.
-	audit := []payment.Event{newEvent(payment.EventIgnored, p.ID, p.ID, base), newEvent(payment.EventPaymentFlagged, p.ID, p.ID, base)}
+	// An ignored event and, to be sure the store decides neither by type
+	// nor by Destinations, a notifying type too, both addressed.
+	audit := []payment.Event{
+		newEvent(payment.EventIgnored, p.ID, p.ID, base),
+		to(newEvent(payment.EventPaymentFlagged, p.ID, p.ID, base), subscribers, "endpoint:x"),
+	}
 	require.NoError(t, s.AppendEvents(t.Context(), audit), c)
 	updated := paymentEvent(p, base)
 	mustUpdatePayment(t, s, p, updated)

@@ -126,26 +126,40 @@ func fullPayment(provider, orderID string, at time.Time) *payment.Payment {
 	return p
 }
 
-// newEvent returns a notifying event about objectID (of paymentID, which may
-// be empty for payouts) at at.
+// subscribers is the destination the suite's events are addressed to unless
+// a test says otherwise.
+const subscribers = "subscribers"
+
+// newEvent returns an event about objectID (of paymentID, which may be empty
+// for payouts) at at, addressed to the subscribers only: appended by a write
+// other than AppendEvents, it gets one outbox message.
 func newEvent(typ payment.EventType, objectID, paymentID string, at time.Time) payment.Event {
 	id := newID(payment.PrefixEvent)
 	return payment.Event{
-		Object:    "event",
-		ID:        id,
-		Type:      typ,
-		ObjectID:  objectID,
-		PaymentID: paymentID,
-		From:      string(payment.StatusPending),
-		To:        string(payment.StatusProcessing),
-		Source:    payment.SourceAPI,
-		Reason:    "storetest ✓",
-		Data:      json.RawMessage(fmt.Sprintf(`{"id":%q,"event":%q,"amount":9223372036854775807,"note":"ไทย"}`, objectID, id)),
-		CreatedAt: at,
+		Object:       "event",
+		ID:           id,
+		Type:         typ,
+		ObjectID:     objectID,
+		PaymentID:    paymentID,
+		From:         string(payment.StatusPending),
+		To:           string(payment.StatusProcessing),
+		Source:       payment.SourceAPI,
+		Reason:       "storetest ✓",
+		Data:         json.RawMessage(fmt.Sprintf(`{"id":%q,"event":%q,"amount":9223372036854775807,"note":"ไทย"}`, objectID, id)),
+		CreatedAt:    at,
+		Destinations: []string{subscribers},
 	}
 }
 
-// paymentEvent returns a notifying event about payment p at at.
+// to returns ev addressed to destinations instead, in that order (none:
+// ev gets no outbox message).
+func to(ev payment.Event, destinations ...string) payment.Event {
+	ev.Destinations = destinations
+	return ev
+}
+
+// paymentEvent returns an event about payment p at at, addressed to the
+// subscribers only.
 func paymentEvent(p *payment.Payment, at time.Time) payment.Event {
 	return newEvent(payment.EventPaymentProcessing, p.ID, p.ID, at)
 }
@@ -315,13 +329,17 @@ func isNullJSON(m json.RawMessage) bool {
 }
 
 // requireEventEqual checks that got is want as stored: every field equal,
-// times in UTC, Data equal as JSON.
+// times in UTC, Data equal as JSON, and no Destinations (a Store does not
+// keep them).
 func requireEventEqual(t testing.TB, want, got payment.Event, contract string) {
 	t.Helper()
 	requireUTC(t, got, contract)
 	require.Truef(t, jsonEqual(want.Data, got.Data), "%s: event %s Data %s, want %s", contract, want.ID, got.Data, want.Data)
+	require.Nilf(t, got.Destinations, "%s: a Store does not keep an event's Destinations: events read back have none (event %s has %q)",
+		contract, want.ID, got.Destinations)
 	w, g := want, got
 	w.Data, g.Data = nil, nil
+	w.Destinations = nil
 	w.CreatedAt = w.CreatedAt.UTC()
 	require.Equal(t, w, g, contract)
 }
@@ -335,6 +353,7 @@ func requireEvents(t testing.TB, want, got []payment.Event, contract string) {
 	}
 }
 
+// eventIDs returns the ids of events, in order.
 func eventIDs(events []payment.Event) []string {
 	ids := make([]string, 0, len(events))
 	for _, e := range events {
@@ -437,9 +456,7 @@ func claimAll(t testing.TB, s payment.Store, at time.Time) []*payment.OutboxMess
 		if len(msgs) == 0 {
 			return got
 		}
-		for _, m := range msgs {
-			require.NoError(t, s.AckOutbox(t.Context(), m.ID, owner, at), "AckOutbox: the lease holder acknowledges")
-		}
+		ack(t, s, owner, at, outboxIDs(msgs)...)
 		got = append(got, msgs...)
 	}
 	t.Fatal("ClaimOutbox: messages keep coming back after acknowledgement")

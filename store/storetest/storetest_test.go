@@ -116,12 +116,108 @@ func (m claimNoLease) ClaimOutbox(ctx context.Context, owner string, now time.Ti
 	return msgs, err
 }
 
-type fanOutReversed struct{ payment.Store }
+// redirected rewrites the Destinations of every event a write appends, on a
+// copy of the events, before the correct store writes them.
+type redirected struct {
+	payment.Store
+	dests func([]string) []string
+}
 
-func (m fanOutReversed) FanOutOutbox(ctx context.Context, id, owner string, destinations []string, now time.Time) error {
-	reversed := slices.Clone(destinations)
-	slices.Reverse(reversed)
-	return m.Store.FanOutOutbox(ctx, id, owner, reversed, now)
+func (m redirected) events(events []payment.Event) []payment.Event {
+	out := slices.Clone(events)
+	for i := range out {
+		out[i].Destinations = m.dests(slices.Clone(out[i].Destinations))
+	}
+	return out
+}
+
+func (m redirected) CreatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
+	return m.Store.CreatePayment(ctx, p, m.events(events))
+}
+
+func (m redirected) UpdatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
+	return m.Store.UpdatePayment(ctx, p, m.events(events))
+}
+
+func (m redirected) CreateRefund(ctx context.Context, r *payment.Refund, p *payment.Payment, events []payment.Event) error {
+	return m.Store.CreateRefund(ctx, r, p, m.events(events))
+}
+
+func (m redirected) UpdateRefund(ctx context.Context, r *payment.Refund, p *payment.Payment, events []payment.Event) error {
+	return m.Store.UpdateRefund(ctx, r, p, m.events(events))
+}
+
+func (m redirected) CreatePayout(ctx context.Context, p *payment.Payout, events []payment.Event) error {
+	return m.Store.CreatePayout(ctx, p, m.events(events))
+}
+
+func (m redirected) UpdatePayout(ctx context.Context, p *payment.Payout, events []payment.Event) error {
+	return m.Store.UpdatePayout(ctx, p, m.events(events))
+}
+
+// reverseDestinations writes each event's messages in the reverse order of
+// its Destinations.
+func reverseDestinations(d []string) []string { slices.Reverse(d); return d }
+
+// dropDestinations writes no outbox message.
+func dropDestinations([]string) []string { return nil }
+
+// ackAnyOwner acknowledges a message whoever holds it: it remembers who
+// claimed each message and acks it as that owner.
+type ackAnyOwner struct {
+	payment.Store
+	mu     *sync.Mutex
+	holder map[string]string
+}
+
+func (m ackAnyOwner) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*payment.OutboxMessage, error) {
+	msgs, err := m.Store.ClaimOutbox(ctx, owner, now, lease, limit)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, msg := range msgs {
+		m.holder[msg.ID] = owner
+	}
+	return msgs, err
+}
+
+func (m ackAnyOwner) AckOutbox(ctx context.Context, owner string, ids []string, now time.Time) (int, error) {
+	n, err := m.Store.AckOutbox(ctx, owner, ids, now)
+	if err != nil || owner == "" {
+		return n, err
+	}
+	for _, id := range ids {
+		m.mu.Lock()
+		h := m.holder[id]
+		m.mu.Unlock()
+		if h == "" || h == owner {
+			continue
+		}
+		k, err := m.Store.AckOutbox(ctx, h, []string{id}, now)
+		if err != nil {
+			return n, err
+		}
+		n += k
+	}
+	return n, nil
+}
+
+// ackCountsIDs reports every id as marked.
+type ackCountsIDs struct{ payment.Store }
+
+func (m ackCountsIDs) AckOutbox(ctx context.Context, owner string, ids []string, now time.Time) (int, error) {
+	_, err := m.Store.AckOutbox(ctx, owner, ids, now)
+	return len(ids), err
+}
+
+// keptDestinations hands events back with Destinations.
+type keptDestinations struct{ payment.Store }
+
+func (m keptDestinations) ListEvents(ctx context.Context, id string) ([]payment.Event, error) {
+	evs, err := m.Store.ListEvents(ctx, id)
+	for i := range evs {
+		evs[i].Destinations = []string{"subscribers"}
+	}
+	return evs, err
 }
 
 // failAsRetry "fails" a message by retrying it far in the future: it is not
@@ -199,9 +295,29 @@ var mutants = map[string]struct {
 		"Outbox", "two claimers never hold it at once",
 		func(s payment.Store) payment.Store { return claimNoLease{s} },
 	},
-	"fanOutReversed": {
-		"Outbox", "in the order given",
-		func(s payment.Store) payment.Store { return fanOutReversed{s} },
+	"destinationsReversed": {
+		"Outbox", "in the order of its Destinations",
+		func(s payment.Store) payment.Store { return redirected{s, reverseDestinations} },
+	},
+	"destinationsDropped": {
+		"Events", "the outbox holds one message per event and destination of the event",
+		func(s payment.Store) payment.Store { return redirected{s, dropDestinations} },
+	},
+	"destinationsDroppedOutbox": {
+		"Outbox", "an event gets one outbox message per destination",
+		func(s payment.Store) payment.Store { return redirected{s, dropDestinations} },
+	},
+	"ackAnyOwner": {
+		"Outbox", "the messages of ids owner does not hold",
+		func(s payment.Store) payment.Store { return ackAnyOwner{s, &sync.Mutex{}, map[string]string{}} },
+	},
+	"ackCountsIDs": {
+		"Outbox", "returns how many it marked",
+		func(s payment.Store) payment.Store { return ackCountsIDs{s} },
+	},
+	"keptDestinations": {
+		"Events", "events read back have none",
+		func(s payment.Store) payment.Store { return keptDestinations{s} },
 	},
 	"failAsRetry": {
 		"Outbox", "no longer holds back its Destination and Stream",

@@ -1,11 +1,13 @@
--- Reverts paykit schema 0002 for PostgreSQL. Deletes the messages fanned
--- out to destinations; a failed message of an event becomes pending again.
+-- Reverts paykit schema 0002 for PostgreSQL. The subscribers' messages
+-- become their events' (a failed one pending again); the endpoints' are
+-- deleted.
 DROP INDEX IF EXISTS paykit_outbox_failed_event_idx;
 DROP INDEX IF EXISTS paykit_outbox_failed_idx;
 DROP INDEX IF EXISTS paykit_outbox_queue_idx;
 DROP INDEX IF EXISTS paykit_outbox_pending_idx;
 
-DELETE FROM paykit_outbox WHERE destination <> '';
+DELETE FROM paykit_outbox WHERE destination NOT IN ('', 'subscribers');
+UPDATE paykit_outbox SET id = event_id, destination = '' WHERE destination = 'subscribers';
 
 ALTER TABLE paykit_outbox
     DROP CONSTRAINT paykit_outbox_state_check,

@@ -1,11 +1,12 @@
 -- paykit schema 0002 for PostgreSQL: outbox destinations and failed messages.
 --
--- An event's outbox message (destination '', id = event_id) is fanned out
--- into one message per destination (id event_id/destination, a seq of its
--- own from the events' sequence, so newer than every stored message). A
--- message whose delivery was given up is failed (failed_at) until it is
--- redelivered. Pending means neither delivered nor failed: each
--- (destination, stream) is delivered oldest pending first.
+-- An event gets one outbox message per destination (id
+-- event_id/destination, a seq of its own from the events' counter, taken
+-- after its event's); 0001's pending messages, all for the in-process
+-- subscribers, become that destination's. A message whose
+-- delivery was given up is failed (failed_at) until it is redelivered.
+-- Pending means neither delivered nor failed: each (destination, stream) is
+-- delivered oldest pending first.
 
 ALTER TABLE paykit_outbox
     ADD COLUMN id          text,
@@ -13,6 +14,8 @@ ALTER TABLE paykit_outbox
     ADD COLUMN failed_at   timestamptz;
 
 UPDATE paykit_outbox SET id = event_id;
+UPDATE paykit_outbox SET id = event_id || '/subscribers', destination = 'subscribers'
+    WHERE delivered_at IS NULL;
 
 ALTER TABLE paykit_outbox
     ALTER COLUMN id SET NOT NULL,

@@ -1,5 +1,5 @@
--- Reverts paykit schema 0002 for SQLite. Deletes the messages fanned out to
--- destinations; a failed message of an event becomes pending again.
+-- Reverts paykit schema 0002 for SQLite. The subscribers' messages become
+-- their events' (a failed one pending again); the endpoints' are deleted.
 CREATE TABLE paykit_outbox_0001 (
     event_id        TEXT    NOT NULL,
     -- seq is the event's: delivery order within a stream.
@@ -20,7 +20,7 @@ INSERT INTO paykit_outbox_0001 (event_id, seq, stream, attempts, next_attempt_at
     lease_until, last_error, delivered_at)
 SELECT event_id, seq, stream, attempts, next_attempt_at, lease_owner,
     lease_until, last_error, delivered_at
-FROM paykit_outbox WHERE destination = '';
+FROM paykit_outbox WHERE destination IN ('', 'subscribers');
 
 DROP TABLE paykit_outbox;
 ALTER TABLE paykit_outbox_0001 RENAME TO paykit_outbox;

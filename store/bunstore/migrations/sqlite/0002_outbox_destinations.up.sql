@@ -1,11 +1,12 @@
 -- paykit schema 0002 for SQLite: outbox destinations and failed messages.
 --
--- An event's outbox message (destination '', id = event_id) is fanned out
--- into one message per destination (id event_id/destination, a seq of its
--- own taken from paykit_events' AUTOINCREMENT counter, so newer than every
--- stored message). A message whose delivery was given up is failed
--- (failed_at) until it is redelivered. Pending means neither delivered nor
--- failed: each (destination, stream) is delivered oldest pending first.
+-- An event gets one outbox message per destination (id
+-- event_id/destination, a seq of its own from the events' counter, taken
+-- after its event's); 0001's pending messages, all for the in-process
+-- subscribers, become that destination's. A message whose
+-- delivery was given up is failed (failed_at) until it is redelivered.
+-- Pending means neither delivered nor failed: each (destination, stream) is
+-- delivered oldest pending first.
 --
 -- SQLite cannot change a primary key: the table is rebuilt (nothing
 -- references it).
@@ -14,8 +15,7 @@ CREATE TABLE paykit_outbox_0002 (
     id              TEXT    NOT NULL,
     event_id        TEXT    NOT NULL,
     destination     TEXT    NOT NULL DEFAULT '',
-    -- seq orders delivery: the event's for an event's message, a newer one
-    -- for a message fanned out to a destination.
+    -- seq orders delivery within a destination and stream.
     seq             INTEGER NOT NULL,
     stream          TEXT    NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
@@ -32,10 +32,11 @@ CREATE TABLE paykit_outbox_0002 (
     CONSTRAINT paykit_outbox_state_check CHECK (delivered_at IS NULL OR failed_at IS NULL)
 ) STRICT;
 
-INSERT INTO paykit_outbox_0002 (id, event_id, seq, stream, attempts, next_attempt_at, lease_owner,
-    lease_until, last_error, delivered_at)
-SELECT event_id, event_id, seq, stream, attempts, next_attempt_at, lease_owner,
-    lease_until, last_error, delivered_at
+INSERT INTO paykit_outbox_0002 (id, event_id, destination, seq, stream, attempts, next_attempt_at,
+    lease_owner, lease_until, last_error, delivered_at)
+SELECT CASE WHEN delivered_at IS NULL THEN event_id || '/subscribers' ELSE event_id END, event_id,
+    CASE WHEN delivered_at IS NULL THEN 'subscribers' ELSE '' END, seq, stream, attempts, next_attempt_at,
+    lease_owner, lease_until, last_error, delivered_at
 FROM paykit_outbox;
 
 DROP TABLE paykit_outbox;
