@@ -45,7 +45,7 @@ func (s *Service) updatePayment(ctx context.Context, id string, cur *Payment, de
 			return cur, nil
 		}
 		p.UpdatedAt = now
-		s.fillEventData(c.events, p)
+		s.finishEvents(c.events, p)
 		err = s.store.UpdatePayment(ctx, p, c.events)
 		if errors.Is(err, ErrConflict) {
 			cur = nil
@@ -264,15 +264,22 @@ func (s *Service) newEvent(typ EventType, p *Payment, src Source, eventKey, from
 	}
 }
 
-// fillEventData snapshots the object into events about it that have no
-// data yet, and addresses them to their destinations.
-func (s *Service) fillEventData(events []Event, obj interface{ objectID() string }) {
+// finishEvents readies the events about obj for the store: each is
+// addressed to its destinations, and snapshots obj unless it already has
+// data.
+func (s *Service) finishEvents(events []Event, obj interface{ objectID() string }) {
 	var data json.RawMessage
 	for i := range events {
-		if events[i].Data != nil || events[i].ObjectID != obj.objectID() {
+		e := &events[i]
+		if e.ObjectID != obj.objectID() {
 			continue
 		}
-		events[i].Destinations = s.destinationsFor(&events[i])
+		if e.Destinations == nil {
+			e.Destinations = s.destinationsFor(e)
+		}
+		if e.Data != nil {
+			continue
+		}
 		if data == nil {
 			b, err := json.Marshal(obj)
 			if err != nil {
@@ -280,7 +287,7 @@ func (s *Service) fillEventData(events []Event, obj interface{ objectID() string
 			}
 			data = b
 		}
-		events[i].Data = data
+		e.Data = data
 	}
 }
 

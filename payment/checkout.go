@@ -259,7 +259,7 @@ func (s *Service) checkout(ctx context.Context, prov Provider, p *Payment, req *
 		ev := s.newEvent(EventPaymentCreated, p, SourceAPI, "", "")
 		evs := []Event{ev}
 		p.NextSyncAt = s.nextSync(p, p.CreatedAt)
-		s.fillEventData(evs, p)
+		s.finishEvents(evs, p)
 		if err := s.store.CreatePayment(ctx, p, evs); err != nil {
 			if errors.Is(err, ErrAlreadyExists) {
 				return nil, fmt.Errorf("payment: order %s already has a live payment at %s: %w", p.OrderID, p.Provider, err)

@@ -283,7 +283,7 @@ func (s *Service) reserveRefund(ctx context.Context, p *Payment, params *RefundP
 		np.UpdatedAt = now
 		np.NextSyncAt = s.nextSync(np, now) // the sweeper asks, should the outcome stay unknown
 		evs := []Event{s.newRefundEvent(EventRefundCreated, r, SourceAPI, "", "")}
-		s.fillEventData(evs, r)
+		s.finishEvents(evs, r)
 		err := s.store.CreateRefund(ctx, r, np, evs)
 		if errors.Is(err, ErrConflict) {
 			p = nil
@@ -346,8 +346,8 @@ func (s *Service) applyRefundState(ctx context.Context, r *Refund, st *RefundSta
 		if settles {
 			np.NextSyncAt = s.nextSync(np, now)
 		}
-		s.fillEventData(evs, nr)
-		s.fillEventData(evs, np)
+		s.finishEvents(evs, nr)
+		s.finishEvents(evs, np)
 		err = s.store.UpdateRefund(ctx, nr, np, evs)
 		if errors.Is(err, ErrConflict) {
 			casBackoff(attempt)

@@ -91,7 +91,7 @@ func (s *Service) payout(ctx context.Context, payouter Payouter, po *Payout, req
 	case errors.Is(err, ErrNotFound):
 		po.NextSyncAt = s.payoutNextSync(po, po.CreatedAt)
 		evs := []Event{s.newPayoutEvent(EventPayoutCreated, po, SourceAPI, "", "")}
-		s.fillEventData(evs, po)
+		s.finishEvents(evs, po)
 		if err := s.store.CreatePayout(ctx, po, evs); err != nil {
 			if errors.Is(err, ErrAlreadyExists) {
 				return nil, fmt.Errorf("payment: payout order %s exists at %s: %w", po.OrderID, po.Provider, err)
@@ -211,7 +211,7 @@ func (s *Service) applyPayoutState(ctx context.Context, cur *Payout, st *PayoutS
 		}
 		po.UpdatedAt = now
 		po.NextSyncAt = s.payoutNextSync(po, now)
-		s.fillEventData(evs, po)
+		s.finishEvents(evs, po)
 		err := s.store.UpdatePayout(ctx, po, evs)
 		if errors.Is(err, ErrConflict) {
 			id := cur.ID
