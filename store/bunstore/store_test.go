@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
@@ -427,4 +428,24 @@ func TestOpen(t *testing.T) {
 		require.Equal(t, "pg", db.Dialect().Name().String())
 		require.NoError(t, db.Close())
 	}
+}
+
+// TestOpenPostgresKeepsItsConnections: a pool that closes connections a
+// burst opened makes the next burst fork new server backends, which costs
+// more than the queries. Every connection the pool may open stays open.
+func TestOpenPostgresKeepsItsConnections(t *testing.T) {
+	t.Parallel()
+	db, _ := openPG(t)
+	var wg sync.WaitGroup
+	for range MaxPostgresConns {
+		wg.Go(func() {
+			_, err := db.ExecContext(t.Context(), "SELECT pg_sleep(0.1)")
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	st := db.Stats()
+	require.Equal(t, MaxPostgresConns, st.OpenConnections, "the burst used every connection")
+	require.Equal(t, MaxPostgresConns, st.Idle, "and they stay open for the next one")
+	require.Zero(t, st.MaxIdleClosed)
 }
