@@ -21,8 +21,10 @@ type change struct {
 
 // updatePayment applies decide to the payment in a compare-and-set loop: on
 // a conflict it re-reads and decides again. cur, when not nil, is the
-// payment as last read (it saves a read on the first attempt).
-func (s *Service) updatePayment(ctx context.Context, id string, cur *Payment, decide func(p *Payment, now time.Time) (change, error)) (*Payment, error) {
+// payment as last read (it saves a read on the first attempt). msg, when
+// not nil, is the webhook message the change applies: it is recorded with
+// the change (see carryInbox), or on its own when nothing is written.
+func (s *Service) updatePayment(ctx context.Context, id string, cur *Payment, msg *InboxMessage, decide func(p *Payment, now time.Time) (change, error)) (*Payment, error) {
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
 		if cur == nil {
 			var err error
@@ -37,15 +39,14 @@ func (s *Service) updatePayment(ctx context.Context, id string, cur *Payment, de
 			return nil, err
 		}
 		if !c.changed {
-			if len(c.audit) > 0 {
-				if err := s.store.AppendEvents(ctx, c.audit); err != nil {
-					return nil, fmt.Errorf("payment: audit %s: %w", id, err)
-				}
+			if err := s.appendAudit(ctx, c.audit, msg); err != nil {
+				return nil, fmt.Errorf("payment: audit %s: %w", id, err)
 			}
 			return cur, nil
 		}
 		p.UpdatedAt = now
 		s.finishEvents(c.events, p)
+		carried := carryInbox(c.events, msg)
 		err = s.store.UpdatePayment(ctx, p, c.events)
 		if errors.Is(err, ErrConflict) {
 			cur = nil
@@ -53,10 +54,15 @@ func (s *Service) updatePayment(ctx context.Context, id string, cur *Payment, de
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("payment: update %s: %w", id, err)
+			return nil, fmt.Errorf("payment: update %s: %w", id, carriedErr(err, carried))
 		}
 		if len(c.events) > 0 {
 			s.notifyDispatcher()
+		}
+		if !carried {
+			if err := s.recordInbox(ctx, msg); err != nil {
+				return nil, err
+			}
 		}
 		return p, nil
 	}
@@ -73,10 +79,11 @@ func casBackoff(attempt int) {
 	time.Sleep(time.Duration(rand.Int64N(int64(max)) + 1)) //nolint:gosec // jitter, not security
 }
 
-// applyPaymentState records what a provider reported about a payment.
-func (s *Service) applyPaymentState(ctx context.Context, cur *Payment, st *PaymentState, src Source, eventKey string) (*Payment, error) {
-	return s.updatePayment(ctx, cur.ID, cur, func(p *Payment, now time.Time) (change, error) {
-		return s.plan(p, st, src, eventKey, now), nil
+// applyPaymentState records what a provider reported about a payment. msg
+// is the webhook message that reported it, or nil.
+func (s *Service) applyPaymentState(ctx context.Context, cur *Payment, st *PaymentState, src Source, msg *InboxMessage) (*Payment, error) {
+	return s.updatePayment(ctx, cur.ID, cur, msg, func(p *Payment, now time.Time) (change, error) {
+		return s.plan(p, st, src, eventKeyOf(msg), now), nil
 	})
 }
 

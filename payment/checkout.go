@@ -290,7 +290,7 @@ func (s *Service) checkout(ctx context.Context, prov Provider, p *Payment, req *
 	if st == nil {
 		st = &PaymentState{Status: StatusProcessing}
 	}
-	out, err := s.applyPaymentState(ctx, p, st, SourceAPI, "")
+	out, err := s.applyPaymentState(ctx, p, st, SourceAPI, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -79,7 +79,9 @@
 //
 // HandleWebhook lets the provider verify and normalise a callback, keeps each
 // event once in the inbox (deduplicated on the provider's event key), and
-// applies it. Sync asks the provider directly. The sweeper (Run, or Sweep
+// applies it. A new event is applied and recorded in the inbox in one atomic
+// write (Event.Inbox); a duplicate costs one read. An event that could not
+// be applied is kept as received, and the provider's retry applies it. Sync asks the provider directly. The sweeper (Run, or Sweep
 // from a job engine) asks the provider about payments that stay pending,
 // processing or requires_action past their due time, with growing
 // intervals, and expires abandoned payments only after the provider

@@ -160,16 +160,27 @@ func (b *bundle) hook(ctx context.Context, ev scriptedEvent) (*payment.WebhookAc
 	})
 }
 
-// faultyStore fails chosen calls, to play a crash or an outage.
+// faultyStore fails chosen calls, to play a crash or an outage, and counts
+// the calls it wraps.
 type faultyStore struct {
 	payment.Store
 	mu       sync.Mutex
 	failNext map[string]int // method -> how many calls to fail
+	calls    map[string]int // method -> calls since the last takeCalls
 	down     atomic.Bool
 }
 
 func newFaultyStore(s payment.Store) *faultyStore {
-	return &faultyStore{Store: s, failNext: map[string]int{}}
+	return &faultyStore{Store: s, failNext: map[string]int{}, calls: map[string]int{}}
+}
+
+// takeCalls returns the calls counted since the last time, and starts over.
+func (f *faultyStore) takeCalls() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.calls
+	f.calls = map[string]int{}
+	return c
 }
 
 var errStoreDown = fmt.Errorf("test: store down: %w", payment.ErrUnavailable)
@@ -186,6 +197,7 @@ func (f *faultyStore) check(method string) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls[method]++
 	if f.failNext[method] > 0 {
 		f.failNext[method]--
 		return errStoreDown
@@ -212,6 +224,20 @@ func (f *faultyStore) RecordInbox(ctx context.Context, m *payment.InboxMessage) 
 		return nil, false, err
 	}
 	return f.Store.RecordInbox(ctx, m)
+}
+
+func (f *faultyStore) GetInbox(ctx context.Context, provider, eventKey string) (*payment.InboxMessage, error) {
+	if err := f.check("GetInbox"); err != nil {
+		return nil, err
+	}
+	return f.Store.GetInbox(ctx, provider, eventKey)
+}
+
+func (f *faultyStore) AppendEvents(ctx context.Context, evs []payment.Event) error {
+	if err := f.check("AppendEvents"); err != nil {
+		return err
+	}
+	return f.Store.AppendEvents(ctx, evs)
 }
 
 func (f *faultyStore) UpdateInbox(ctx context.Context, m *payment.InboxMessage) error {

@@ -477,6 +477,11 @@ type Event struct {
 	// event; the Store writes one outbox message per destination and does
 	// not keep the list: events read back have none.
 	Destinations []string `json:"-"`
+	// Inbox is the provider message (a webhook) this event applies, when
+	// the Service records that message in the same write as the event. The
+	// Store inserts it with the event, atomically (see Store), and does not
+	// keep it on the event: events read back have none.
+	Inbox *InboxMessage `json:"-"`
 }
 
 // Stream returns the key events are ordered by for notification: the

@@ -29,7 +29,7 @@ func (s *Service) sync(ctx context.Context, id string, src Source) (*Payment, er
 	if err != nil {
 		return nil, fmt.Errorf("payment: sync %s: %w", id, err)
 	}
-	return s.applyPaymentState(ctx, p, st, src, "")
+	return s.applyPaymentState(ctx, p, st, src, nil)
 }
 
 func (s *Service) paymentAndProvider(ctx context.Context, id string) (*Payment, Provider, error) {
@@ -133,13 +133,13 @@ func (s *Service) Confirm(ctx context.Context, id string, c *Confirmation) (*Pay
 	if err != nil {
 		return nil, fmt.Errorf("payment: confirm %s: %w", id, err)
 	}
-	return s.applyPaymentState(ctx, p, st, SourceAPI, "")
+	return s.applyPaymentState(ctx, p, st, SourceAPI, nil)
 }
 
 // expectStatus applies st and reports ErrInvalidState when the payment did
 // not end in want (a capture that lost to a cancel, say).
 func (s *Service) expectStatus(ctx context.Context, p *Payment, st *PaymentState, want Status) (*Payment, error) {
-	out, err := s.applyPaymentState(ctx, p, st, SourceAPI, "")
+	out, err := s.applyPaymentState(ctx, p, st, SourceAPI, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func (s *Service) refund(ctx context.Context, refunder Refunder, p *Payment, par
 	case st == nil:
 		st = &RefundState{Status: RefundPending}
 	}
-	out, err := s.applyRefundState(ctx, r, st, SourceAPI, "")
+	out, err := s.applyRefundState(ctx, r, st, SourceAPI, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -300,8 +300,10 @@ func (s *Service) reserveRefund(ctx context.Context, p *Payment, params *RefundP
 }
 
 // applyRefundState records a refund's outcome and moves the payment's
-// amounts and status with it, atomically.
-func (s *Service) applyRefundState(ctx context.Context, r *Refund, st *RefundState, src Source, eventKey string) (*Refund, error) {
+// amounts and status with it, atomically. msg is the webhook message that
+// reported it, or nil (see updatePayment).
+func (s *Service) applyRefundState(ctx context.Context, r *Refund, st *RefundState, src Source, msg *InboxMessage) (*Refund, error) {
+	eventKey := eventKeyOf(msg)
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
 		cur, err := s.store.GetRefund(ctx, r.ID)
 		if err != nil {
@@ -310,7 +312,11 @@ func (s *Service) applyRefundState(ctx context.Context, r *Refund, st *RefundSta
 		settles := st.Status == RefundSucceeded || st.Status == RefundFailed
 		learnsRef := st.ProviderReference != "" && cur.ProviderReference == ""
 		if cur.Status.Final() || (!settles && !learnsRef) {
-			return cur, nil // a settled refund never changes; nothing new to record
+			// A settled refund never changes; nothing new to record.
+			if err := s.recordInbox(ctx, msg); err != nil {
+				return nil, err
+			}
+			return cur, nil
 		}
 		p, err := s.GetPayment(ctx, cur.PaymentID)
 		if err != nil {
@@ -348,16 +354,22 @@ func (s *Service) applyRefundState(ctx context.Context, r *Refund, st *RefundSta
 		}
 		s.finishEvents(evs, nr)
 		s.finishEvents(evs, np)
+		carried := carryInbox(evs, msg)
 		err = s.store.UpdateRefund(ctx, nr, np, evs)
 		if errors.Is(err, ErrConflict) {
 			casBackoff(attempt)
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("payment: update refund %s: %w", r.ID, err)
+			return nil, fmt.Errorf("payment: update refund %s: %w", r.ID, carriedErr(err, carried))
 		}
 		if len(evs) > 0 {
 			s.notifyDispatcher()
+		}
+		if !carried {
+			if err := s.recordInbox(ctx, msg); err != nil {
+				return nil, err
+			}
 		}
 		return nr, nil
 	}
@@ -397,5 +409,5 @@ func (s *Service) SyncRefund(ctx context.Context, refundID string) (*Refund, err
 	if err != nil {
 		return nil, fmt.Errorf("payment: sync refund %s: %w", refundID, err)
 	}
-	return s.applyRefundState(ctx, r, st, SourceSync, "")
+	return s.applyRefundState(ctx, r, st, SourceSync, nil)
 }

@@ -126,7 +126,7 @@ func (s *Service) payout(ctx context.Context, payouter Payouter, po *Payout, req
 	case st == nil:
 		st = &PayoutState{Status: PayoutProcessing}
 	}
-	out, err := s.applyPayoutState(ctx, po, st, SourceAPI, "")
+	out, err := s.applyPayoutState(ctx, po, st, SourceAPI, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -165,13 +165,15 @@ func (s *Service) SyncPayout(ctx context.Context, id string) (*Payout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payment: sync payout %s: %w", id, err)
 	}
-	return s.applyPayoutState(ctx, po, st, SourceSync, "")
+	return s.applyPayoutState(ctx, po, st, SourceSync, nil)
 }
 
 // applyPayoutState records what a provider reported about a payout, in a
 // compare-and-set loop. Backward or conflicting reports are audited and
-// change nothing.
-func (s *Service) applyPayoutState(ctx context.Context, cur *Payout, st *PayoutState, src Source, eventKey string) (*Payout, error) {
+// change nothing. msg is the webhook message that reported it, or nil (see
+// updatePayment).
+func (s *Service) applyPayoutState(ctx context.Context, cur *Payout, st *PayoutState, src Source, msg *InboxMessage) (*Payout, error) {
+	eventKey := eventKeyOf(msg)
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
 		po := cur.Clone()
 		now := s.now()
@@ -202,16 +204,15 @@ func (s *Service) applyPayoutState(ctx context.Context, cur *Payout, st *PayoutS
 			audit = append(audit, ev)
 		}
 		if !changed {
-			if len(audit) > 0 {
-				if err := s.store.AppendEvents(ctx, audit); err != nil {
-					return nil, fmt.Errorf("payment: audit payout %s: %w", po.ID, err)
-				}
+			if err := s.appendAudit(ctx, audit, msg); err != nil {
+				return nil, fmt.Errorf("payment: audit payout %s: %w", po.ID, err)
 			}
 			return cur, nil
 		}
 		po.UpdatedAt = now
 		po.NextSyncAt = s.payoutNextSync(po, now)
 		s.finishEvents(evs, po)
+		carried := carryInbox(evs, msg)
 		err := s.store.UpdatePayout(ctx, po, evs)
 		if errors.Is(err, ErrConflict) {
 			id := cur.ID
@@ -222,10 +223,15 @@ func (s *Service) applyPayoutState(ctx context.Context, cur *Payout, st *PayoutS
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("payment: update payout %s: %w", po.ID, err)
+			return nil, fmt.Errorf("payment: update payout %s: %w", po.ID, carriedErr(err, carried))
 		}
 		if len(evs) > 0 {
 			s.notifyDispatcher()
+		}
+		if !carried {
+			if err := s.recordInbox(ctx, msg); err != nil {
+				return nil, err
+			}
 		}
 		return po, nil
 	}

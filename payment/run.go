@@ -143,7 +143,7 @@ func (s *Service) reconcile(ctx context.Context, p *Payment) error {
 			st = &PaymentState{Status: StatusExpired, Failure: defaultFailure(StatusExpired)}
 		}
 	}
-	out, err := s.applyPaymentState(ctx, p, st, SourceReconcile, "")
+	out, err := s.applyPaymentState(ctx, p, st, SourceReconcile, nil)
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func (s *Service) reconcileRefunds(ctx context.Context, prov Provider, p *Paymen
 			s.log.Warn("refund sync failed; will retry", zap.String("refund_id", r.ID), zap.Error(err))
 			continue
 		}
-		if _, err := s.applyRefundState(ctx, r, st, SourceReconcile, ""); err != nil {
+		if _, err := s.applyRefundState(ctx, r, st, SourceReconcile, nil); err != nil {
 			return err
 		}
 	}
@@ -203,7 +203,7 @@ func (s *Service) abandoned(p *Payment, now time.Time) bool {
 // reschedule pushes the next sync of an unchanged payment out, with the
 // interval growing with the payment's age.
 func (s *Service) reschedule(ctx context.Context, p *Payment) error {
-	_, err := s.updatePayment(ctx, p.ID, p, func(p *Payment, now time.Time) (change, error) {
+	_, err := s.updatePayment(ctx, p.ID, p, nil, func(p *Payment, now time.Time) (change, error) {
 		next := s.nextSync(p, now)
 		switch {
 		case next == nil && p.NextSyncAt == nil:

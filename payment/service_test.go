@@ -482,6 +482,11 @@ func TestWebhookStoreDownThenRedelivered(t *testing.T) {
 	_, err = b.hook(ctx, ev)
 	require.True(t, isUnavailable(err), "503 so the provider retries: %v", err)
 	paymenttest.RequireStatus(t, b.svc, p.ID, payment.StatusRequiresAction)
+	kept, err := b.svc.ListInbox(ctx, payment.InboxReceived, 10)
+	require.NoError(t, err)
+	require.Len(t, kept, 1, "kept, unapplied, for the operator")
+	require.Equal(t, "down-1", kept[0].EventKey)
+	require.Nil(t, kept[0].ProcessedAt)
 	fs.down.Store(true)
 	_, err = b.hook(ctx, ev)
 	require.True(t, isUnavailable(err))
@@ -491,6 +496,11 @@ func TestWebhookStoreDownThenRedelivered(t *testing.T) {
 	_, err = b.hook(ctx, ev)
 	require.NoError(t, err)
 	paymenttest.RequireStatus(t, b.svc, p.ID, payment.StatusSucceeded)
+	msg, err := b.store.GetInbox(ctx, "scripted", "down-1")
+	require.NoError(t, err)
+	require.Equal(t, payment.InboxProcessed, msg.Status, "the retry applied the kept message and marked it")
+	require.Equal(t, p.ID, msg.ObjectID)
+	require.NotNil(t, msg.ProcessedAt)
 	b.drain(t)
 	count := 0
 	for _, typ := range b.rec.Types(p.ID) {
@@ -499,6 +509,61 @@ func TestWebhookStoreDownThenRedelivered(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, count)
+}
+
+// A new webhook event is applied and recorded with one write: the
+// compare-and-set that applies it carries the inbox message. A duplicate
+// costs one read; an event that changes nothing is recorded on its own.
+func TestWebhookEventIsOneWrite(t *testing.T) {
+	t.Parallel()
+	var fs *faultyStore
+	b := setup(t, withStore(func(s payment.Store) payment.Store { fs = newFaultyStore(s); return fs }))
+	ctx := t.Context()
+	p, err := b.svc.Checkout(ctx, paymenttest.QRCheckout("scripted", "ord-one-write", 100, "THB"))
+	require.NoError(t, err)
+	ev := scriptedEvent{Key: "one-write", PaymentID: p.ID, Status: payment.StatusSucceeded}
+	fs.takeCalls()
+	_, err = b.hook(ctx, ev)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"GetInbox": 1, "GetPayment": 1, "UpdatePayment": 1}, fs.takeCalls())
+	paymenttest.RequireStatus(t, b.svc, p.ID, payment.StatusSucceeded)
+	msg, err := b.store.GetInbox(ctx, "scripted", "one-write")
+	require.NoError(t, err)
+	require.Equal(t, payment.InboxProcessed, msg.Status)
+	require.Equal(t, p.ID, msg.ObjectID)
+	require.NotEmpty(t, msg.Payload)
+	require.NotNil(t, msg.ProcessedAt)
+	evs, err := b.svc.ListEvents(ctx, p.ID)
+	require.NoError(t, err)
+	last := evs[len(evs)-1]
+	require.Equal(t, payment.EventPaymentSucceeded, last.Type)
+	require.Equal(t, "one-write", last.ProviderEventID)
+	require.Nil(t, last.Inbox, "the store does not keep the message on the event")
+
+	fs.takeCalls()
+	_, err = b.hook(ctx, ev)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"GetInbox": 1}, fs.takeCalls(), "a duplicate reads and writes nothing")
+
+	// The same status again under another key: nothing to change, so the
+	// message is recorded alone.
+	fs.takeCalls()
+	_, err = b.hook(ctx, scriptedEvent{Key: "same-again", PaymentID: p.ID, Status: payment.StatusSucceeded})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"GetInbox": 1, "GetPayment": 1, "RecordInbox": 1}, fs.takeCalls())
+	msg, err = b.store.GetInbox(ctx, "scripted", "same-again")
+	require.NoError(t, err)
+	require.Equal(t, payment.InboxProcessed, msg.Status)
+	require.Equal(t, p.ID, msg.ObjectID)
+
+	// A stale report is audited: the audit event carries the message.
+	fs.takeCalls()
+	_, err = b.hook(ctx, scriptedEvent{Key: "stale", PaymentID: p.ID, Status: payment.StatusPending})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"GetInbox": 1, "GetPayment": 1, "AppendEvents": 1}, fs.takeCalls())
+	msg, err = b.store.GetInbox(ctx, "scripted", "stale")
+	require.NoError(t, err)
+	require.Equal(t, payment.InboxProcessed, msg.Status)
 }
 
 func TestLateSuccessAfterExpiry(t *testing.T) {

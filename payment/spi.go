@@ -21,8 +21,14 @@ import (
 // event, that Destination, first due at the event's CreatedAt. The messages
 // one call writes are newer than every message stored before, in the order
 // of the events, so each stream reaches each destination in the order its
-// events were appended. Every method is atomic: it applies all of its writes
-// or none. Implementations must be safe for concurrent use.
+// events were appended. An event that carries an Inbox message also has
+// that message inserted, as RecordInbox would insert it, in the same step;
+// when a message with its Provider and EventKey is stored already, the call
+// fails with ErrAlreadyExists and writes nothing (a compare-and-set that
+// misses is ErrConflict or ErrNotFound first). This is how a webhook's
+// event is applied and recorded as processed with one write. Every method
+// is atomic: it applies all of its writes or none. Implementations must be
+// safe for concurrent use.
 //
 // Errors wrap ErrNotFound, ErrAlreadyExists or ErrConflict where the
 // contract says so, and ErrUnavailable when the backend cannot be reached.
@@ -81,7 +87,8 @@ type Store interface {
 	UpdatePayout(ctx context.Context, p *Payout, events []Event) error
 
 	// AppendEvents appends audit-only events, such as EventIgnored: they
-	// get no outbox messages, whatever their Destinations.
+	// get no outbox messages, whatever their Destinations (an Inbox message
+	// they carry is inserted, as by every method that appends events).
 	AppendEvents(ctx context.Context, events []Event) error
 	// ListEvents returns the events whose ObjectID or PaymentID is id, in
 	// the order they were appended.
@@ -113,6 +120,9 @@ type Store interface {
 	// returns the stored message and true when m was inserted, or the
 	// message stored earlier and false.
 	RecordInbox(ctx context.Context, m *InboxMessage) (stored *InboxMessage, inserted bool, err error)
+	// GetInbox returns the message stored for (provider, eventKey), or
+	// ErrNotFound.
+	GetInbox(ctx context.Context, provider, eventKey string) (*InboxMessage, error)
 	// UpdateInbox replaces the Status, ObjectID, Error and ProcessedAt of the
 	// stored message (Provider, EventKey). ErrNotFound when it is missing.
 	UpdateInbox(ctx context.Context, m *InboxMessage) error

@@ -327,6 +327,10 @@ func (c *chaosStore) RecordInbox(ctx context.Context, m *payment.InboxMessage) (
 	return do2(ctx, c, "RecordInbox", func() (*payment.InboxMessage, bool, error) { return c.Store.RecordInbox(ctx, m) })
 }
 
+func (c *chaosStore) GetInbox(ctx context.Context, provider, eventKey string) (*payment.InboxMessage, error) {
+	return do1(ctx, c, "GetInbox", func() (*payment.InboxMessage, error) { return c.Store.GetInbox(ctx, provider, eventKey) })
+}
+
 func (c *chaosStore) UpdateInbox(ctx context.Context, m *payment.InboxMessage) error {
 	return do0(ctx, c, "UpdateInbox", func() error { return c.Store.UpdateInbox(ctx, m) })
 }

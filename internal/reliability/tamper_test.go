@@ -336,11 +336,12 @@ func runTampered(t *testing.T, s *stack, chaos *chaosStore, cp *capture, name st
 		require.Equal(t, http.StatusUnauthorized, r.status, "%s: %s", tc.name, r.body)
 		require.Equal(t, before, chaos.writes(), "%s: a refused webhook writes nothing", tc.name)
 	}
-	before := chaos.writes()
+	before, lookups := chaos.writes(), chaos.count("GetInbox")
 	r, err := s.postWebhook(ctx, name, genuine)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, r.status, "the genuine webhook again: %s", r.body)
-	require.Greater(t, chaos.writes(), before, "the genuine webhook reaches the inbox")
+	require.Greater(t, chaos.count("GetInbox"), lookups, "the genuine webhook reaches the inbox")
+	require.Equal(t, before, chaos.writes(), "as a duplicate, it writes nothing")
 	names := make([]string, len(cases))
 	for i, tc := range cases {
 		names[i] = tc.name

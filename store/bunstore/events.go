@@ -87,8 +87,9 @@ func (q *query) add(sql string, args ...any) {
 func (q *query) String() string { return q.b.String() }
 
 // addEventCTEs appends to a PostgreSQL WITH clause the CTEs that insert
-// events and their outbox rows. When guard names a CTE, the events are
-// inserted only if that CTE returned a row (the compare-and-set matched).
+// events, the Inbox messages they carry and their outbox rows. When guard
+// names a CTE, the events and messages are inserted only if that CTE
+// returned a row (the compare-and-set matched).
 // The outbox rows are selected from the events' RETURNING, so the database
 // runs the three writes in order, in one statement.
 func addEventCTEs(q *query, events []payment.Event, guard string) {
@@ -105,6 +106,16 @@ func addEventCTEs(q *query, events []payment.Event, guard string) {
 			eventArgs(events)...)
 	}
 	q.add(` RETURNING id, seq, object_id, payment_id, created_at)`)
+	if args, n := carriedInbox(events); n > 0 {
+		// A plain INSERT: a message stored already fails the statement
+		// (unique_violation), so nothing of it is written.
+		q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) SELECT v.* FROM (VALUES `+
+			valuesRows(inboxTypes, n, true, true)+`) AS v`, args...)
+		if guard != "" {
+			q.add(` WHERE EXISTS (SELECT 1 FROM ` + guard + `)`)
+		}
+		q.add(`)`)
+	}
 	if args, n := deliveries(events); n > 0 {
 		// nextval runs after the sort (PostgreSQL evaluates volatile output
 		// expressions after ORDER BY), so the seqs follow ord.
@@ -117,8 +128,8 @@ func valuesTriples(n int) string {
 	return strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", n), ", ")
 }
 
-// insertEvents inserts events, and their outbox messages, with one
-// statement each (SQLite, in a transaction).
+// insertEvents inserts events, the Inbox messages they carry and their
+// outbox messages, with one statement each (SQLite, in a transaction).
 func (s *Store) insertEvents(ctx context.Context, db bun.IDB, events []payment.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -128,6 +139,9 @@ func (s *Store) insertEvents(ctx context.Context, db bun.IDB, events []payment.E
 		return err
 	}
 	if err := s.step("events"); err != nil {
+		return err
+	}
+	if err := s.insertCarriedInbox(ctx, db, events); err != nil {
 		return err
 	}
 	args, n := deliveries(events)
@@ -155,10 +169,28 @@ func (s *Store) AppendEvents(ctx context.Context, events []payment.Event) error 
 	if len(events) == 0 {
 		return nil
 	}
+	insert := `INSERT INTO paykit_events (` + columnNames(eventColumns) + `) VALUES ` +
+		valuesRows(eventColumns, len(events), s.pg, false)
 	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
-		_, err := db.ExecContext(ctx, `INSERT INTO paykit_events (`+columnNames(eventColumns)+`) VALUES `+
-			valuesRows(eventColumns, len(events), s.pg, false), eventArgs(events)...)
-		return err
+		if _, n := carriedInbox(events); n == 0 {
+			_, err := db.ExecContext(ctx, insert, eventArgs(events)...)
+			return err
+		}
+		if s.pg {
+			// One statement, atomic by itself: the events, then the messages.
+			var q query
+			q.add(`WITH e AS (`+insert+` RETURNING id)`, eventArgs(events)...)
+			args, n := carriedInbox(events)
+			q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) VALUES `+
+				valuesRows(inboxTypes, n, true, false)+`)`, args...)
+			q.add(` SELECT count(*) FROM e`)
+			_, err := queryInt(ctx, db, q.String(), q.args...)
+			return err
+		}
+		if _, err := db.ExecContext(ctx, insert, eventArgs(events)...); err != nil {
+			return err
+		}
+		return s.insertCarriedInbox(ctx, db, events)
 	})
 	if err != nil {
 		return fmt.Errorf("bunstore: append events: %w", err)

@@ -11,6 +11,55 @@ import (
 
 const inboxColumns = `provider, event_key, status, object_id, payload, error, received_at, processed_at`
 
+// inboxTypes are inboxColumns with their PostgreSQL types, for VALUES lists.
+var inboxTypes = []column{
+	{"provider", "text"},
+	{"event_key", "text"},
+	{"status", "text"},
+	{"object_id", "text"},
+	{"payload", "bytea"},
+	{"error", "text"},
+	{"received_at", "timestamptz"},
+	{"processed_at", "timestamptz"},
+}
+
+// inboxArgs returns m's values for inboxColumns.
+func inboxArgs(m *payment.InboxMessage) []any {
+	return []any{
+		m.Provider, m.EventKey, string(m.Status), m.ObjectID, bytesArg(m.Payload), m.Error,
+		ts(m.ReceivedAt), nts(m.ProcessedAt),
+	}
+}
+
+// carriedInbox returns the Inbox messages events carry, flattened for a
+// VALUES list, and how many there are.
+func carriedInbox(events []payment.Event) ([]any, int) {
+	var args []any
+	n := 0
+	for i := range events {
+		if m := events[i].Inbox; m != nil {
+			args = append(args, inboxArgs(m)...)
+			n++
+		}
+	}
+	return args, n
+}
+
+// insertCarriedInbox inserts the Inbox messages events carry (SQLite, in
+// the write's transaction). A message stored already fails the insert, and
+// with it the write: ErrAlreadyExists.
+func (s *Store) insertCarriedInbox(ctx context.Context, db bun.IDB, events []payment.Event) error {
+	args, n := carriedInbox(events)
+	if n == 0 {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO paykit_inbox (`+inboxColumns+`) VALUES `+
+		valuesRows(inboxTypes, n, s.pg, false), args...); err != nil {
+		return err
+	}
+	return s.step("inbox")
+}
+
 func scanInbox(r scanner) (*payment.InboxMessage, error) {
 	var (
 		m                   payment.InboxMessage
@@ -43,9 +92,7 @@ func (s *Store) RecordInbox(ctx context.Context, m *payment.InboxMessage) (*paym
 		stored, inserted = nil, false
 		err := queryRows(ctx, db, scan, `INSERT INTO paykit_inbox (`+inboxColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, event_key) DO NOTHING
-			RETURNING `+inboxColumns,
-			m.Provider, m.EventKey, string(m.Status), m.ObjectID, bytesArg(m.Payload), m.Error,
-			ts(m.ReceivedAt), nts(m.ProcessedAt))
+			RETURNING `+inboxColumns, inboxArgs(m)...)
 		if err != nil {
 			return err
 		}
@@ -65,6 +112,26 @@ func (s *Store) RecordInbox(ctx context.Context, m *payment.InboxMessage) (*paym
 		return nil, false, fmt.Errorf("bunstore: record inbox %s/%s: %w", m.Provider, m.EventKey, err)
 	}
 	return stored, inserted, nil
+}
+
+// GetInbox implements payment.Store.
+func (s *Store) GetInbox(ctx context.Context, provider, eventKey string) (*payment.InboxMessage, error) {
+	var m *payment.InboxMessage
+	err := s.read(ctx, func(ctx context.Context, db bun.IDB) error {
+		m = nil
+		return queryRows(ctx, db, func(r scanner) error {
+			var err error
+			m, err = scanInbox(r)
+			return err
+		}, `SELECT `+inboxColumns+` FROM paykit_inbox WHERE provider = ? AND event_key = ?`, provider, eventKey)
+	})
+	if err == nil && m == nil {
+		err = payment.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: get inbox %s/%s: %w", provider, eventKey, err)
+	}
+	return m, nil
 }
 
 // UpdateInbox implements payment.Store.

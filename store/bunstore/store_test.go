@@ -438,10 +438,12 @@ func TestOpenPostgresKeepsItsConnections(t *testing.T) {
 	db, _ := openPG(t)
 	var wg sync.WaitGroup
 	for range MaxPostgresConns {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			_, err := db.ExecContext(t.Context(), "SELECT pg_sleep(0.1)")
 			assert.NoError(t, err)
-		})
+		}()
 	}
 	wg.Wait()
 	st := db.Stats()

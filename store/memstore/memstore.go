@@ -134,6 +134,9 @@ func (s *Store) CreatePayment(ctx context.Context, p *payment.Payment, events []
 	if holder, held := s.orderHolder[ord]; held {
 		return fmt.Errorf("memstore: order %s of %s is held by payment %s: %w", p.OrderID, p.Provider, holder, payment.ErrAlreadyExists)
 	}
+	if err := s.checkInbox(events); err != nil {
+		return err
+	}
 	c := clonePayment(p)
 	c.Version = 1
 	row := &paymentRow{p: c, seq: s.next(), released: releasesOrder(c.Status)}
@@ -206,6 +209,9 @@ func (s *Store) UpdatePayment(ctx context.Context, p *payment.Payment, events []
 	defer s.mu.Unlock()
 	row, err := s.checkPayment(p)
 	if err != nil {
+		return err
+	}
+	if err := s.checkInbox(events); err != nil {
 		return err
 	}
 	s.replacePayment(row, p)
@@ -292,6 +298,9 @@ func (s *Store) CreateRefund(ctx context.Context, r *payment.Refund, p *payment.
 	if _, ok := s.refunds[r.ID]; ok {
 		return exists("refund", r.ID)
 	}
+	if err := s.checkInbox(events); err != nil {
+		return err
+	}
 	s.replacePayment(row, p)
 	c := cloneRefund(r)
 	s.refunds[c.ID] = c
@@ -313,6 +322,9 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payment.Refund, p *payment.
 	}
 	row, err := s.checkPayment(p)
 	if err != nil {
+		return err
+	}
+	if err := s.checkInbox(events); err != nil {
 		return err
 	}
 	s.replacePayment(row, p)
@@ -371,6 +383,9 @@ func (s *Store) CreatePayout(ctx context.Context, p *payment.Payout, events []pa
 	ord := orderKey{p.Provider, p.OrderID}
 	if other, dup := s.payoutByOrd[ord]; dup {
 		return fmt.Errorf("memstore: payout order %s of %s exists as %s: %w", p.OrderID, p.Provider, other, payment.ErrAlreadyExists)
+	}
+	if err := s.checkInbox(events); err != nil {
+		return err
 	}
 	c := clonePayout(p)
 	c.Version = 1
@@ -438,6 +453,11 @@ func (s *Store) UpdatePayout(ctx context.Context, p *payment.Payout, events []pa
 		if other, dup := s.payoutByOrd[newOrd]; dup {
 			return fmt.Errorf("memstore: payout order %s of %s exists as %s: %w", c.OrderID, c.Provider, other, payment.ErrAlreadyExists)
 		}
+	}
+	if err := s.checkInbox(events); err != nil {
+		return err
+	}
+	if oldOrd != newOrd {
 		delete(s.payoutByOrd, oldOrd)
 		s.payoutByOrd[newOrd] = c.ID
 	}
@@ -470,12 +490,39 @@ func (s *Store) AppendEvents(ctx context.Context, events []payment.Event) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.checkInbox(events); err != nil {
+		return err
+	}
 	s.appendEvents(events, false)
 	return nil
 }
 
-// appendEvents appends copies of events to the log and, when notify is set,
-// one outbox message per event and destination. The caller holds the write
+// checkInbox fails with ErrAlreadyExists when an Inbox message events carry
+// is stored already, or is carried twice. The caller holds the write lock
+// and has written nothing yet.
+func (s *Store) checkInbox(events []payment.Event) error {
+	for i := range events {
+		m := events[i].Inbox
+		if m == nil {
+			continue
+		}
+		k := inboxKey{m.Provider, m.EventKey}
+		_, stored := s.inbox[k]
+		for j := range i {
+			if o := events[j].Inbox; o != nil && (inboxKey{o.Provider, o.EventKey}) == k {
+				stored = true
+			}
+		}
+		if stored {
+			return exists("inbox message", m.Provider+"/"+m.EventKey)
+		}
+	}
+	return nil
+}
+
+// appendEvents appends copies of events to the log, inserts the Inbox
+// messages they carry (checked by checkInbox) and, when notify is set, one
+// outbox message per event and destination. The caller holds the write
 // lock.
 //
 // An event's Data is never changed once stored, so the log and the outbox
@@ -484,7 +531,10 @@ func (s *Store) AppendEvents(ctx context.Context, events []payment.Event) error 
 func (s *Store) appendEvents(events []payment.Event, notify bool) {
 	for i := range events {
 		e := cloneEvent(events[i])
-		e.Destinations = nil
+		e.Destinations, e.Inbox = nil, nil
+		if m := events[i].Inbox; m != nil {
+			s.inbox[inboxKey{m.Provider, m.EventKey}] = &inboxRow{m: cloneInbox(m), seq: s.next()}
+		}
 		s.eventsByID[e.ObjectID] = append(s.eventsByID[e.ObjectID], &e)
 		if e.PaymentID != "" && e.PaymentID != e.ObjectID {
 			s.eventsByID[e.PaymentID] = append(s.eventsByID[e.PaymentID], &e)
@@ -633,6 +683,20 @@ func (s *Store) RecordInbox(ctx context.Context, m *payment.InboxMessage) (*paym
 	c := cloneInbox(m)
 	s.inbox[k] = &inboxRow{m: c, seq: s.next()}
 	return cloneInbox(c), true, nil
+}
+
+// GetInbox implements payment.Store.
+func (s *Store) GetInbox(ctx context.Context, provider, eventKey string) (*payment.InboxMessage, error) {
+	if err := live(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	row, ok := s.inbox[inboxKey{provider, eventKey}]
+	if !ok {
+		return nil, notFound("inbox message", provider+"/"+eventKey)
+	}
+	return cloneInbox(row.m), nil
 }
 
 // UpdateInbox implements payment.Store.
