@@ -71,7 +71,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // bareSQL is bareJSON plus the least SQL for each operation:
 //
-//	checkout: INSERT the payment row
+//	checkout: INSERT the payment row as pending, then UPDATE it to the
+//	          provider's answer: two commits, as any checkout that must not
+//	          lose a charge makes (the pending row is durable before the
+//	          provider is called)
 //	status:   SELECT the payment row by id
 //	webhook:  in one transaction, INSERT the event into an inbox (ON
 //	          CONFLICT DO NOTHING, so a duplicate stops there), and for a
@@ -125,8 +128,15 @@ func (b *bareSQL) handler() http.Handler {
 		now := time.Now().UnixMicro()
 		if _, err := b.db.ExecContext(r.Context(), `INSERT INTO bare_payments
 			(id, provider, order_id, amount, currency, status, provider_reference, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, params.Provider, p.OrderID, p.Amount, p.Currency, p.Status, p.ProviderReference, now, now); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)`,
+			p.ID, params.Provider, p.OrderID, p.Amount, p.Currency, payment.StatusPending, now, now); err != nil {
+			http.Error(w, "store error", http.StatusServiceUnavailable)
+			return
+		}
+		// The provider answers here; its answer is recorded.
+		if _, err := b.db.ExecContext(r.Context(), `UPDATE bare_payments
+			SET status = ?, provider_reference = ?, updated_at = ? WHERE id = ?`,
+			p.Status, p.ProviderReference, time.Now().UnixMicro(), p.ID); err != nil {
 			http.Error(w, "store error", http.StatusServiceUnavailable)
 			return
 		}

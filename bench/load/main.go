@@ -21,8 +21,10 @@
 //   - bare-json: a net/http handler that decodes the same request with
 //     encoding/json and encodes a response of the same size;
 //   - bare-sql/sqlite, bare-sql/postgres: bare-json plus the least SQL for
-//     the operation through the same bun database bunstore uses (a bare
-//     INSERT for checkout, a SELECT by id for status, and for a webhook one
+//     the operation through the same bun database bunstore uses (for
+//     checkout an INSERT of the pending payment, then an UPDATE to the
+//     provider's answer, each its own commit; a SELECT by id for status;
+//     and for a webhook one
 //     transaction: INSERT into an inbox ON CONFLICT DO NOTHING, then for a
 //     new event an UPDATE of the payment and an INSERT of an event);
 //   - client-only: a raw responder that answers every request with
