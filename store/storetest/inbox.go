@@ -11,7 +11,7 @@ import (
 )
 
 func inboxTests() []test {
-	return []test{
+	return append([]test{
 		{name: "RecordInbox stores a message once per provider and event key", run: testInboxOnce},
 		{name: "the same event key at another provider is another message", run: testInboxOtherProvider},
 		{name: "the payload is kept byte for byte", run: testInboxPayload},
@@ -19,7 +19,11 @@ func inboxTests() []test {
 		{name: "UpdateInbox of a missing message is ErrNotFound", run: testInboxUpdateMissing},
 		{name: "returned messages are copies", run: testInboxCopies},
 		{name: "ListInbox returns messages of a status, oldest first, at most limit", serial: true, run: testListInbox},
-	}
+		{name: "GetInbox of a missing message is ErrNotFound", run: testGetInboxMissing},
+		{name: "GetInbox returns the stored message, every field, times in UTC", run: testGetInbox},
+		{name: "GetInbox finds a message by provider and event key, both", run: testGetInboxKey},
+		{name: "GetInbox returns copies", run: testGetInboxCopies},
+	}, inboxWriteTests()...)
 }
 
 func newInbox(provider string, at time.Time) *payment.InboxMessage {
@@ -58,6 +62,38 @@ func record(t *testing.T, s payment.Store, m *payment.InboxMessage, wantInserted
 	require.Equal(t, wantInserted, inserted, contract+": inserted")
 	require.NotNil(t, stored, contract+": the stored message is returned")
 	return stored
+}
+
+// mustGetInbox returns the message stored for (provider, eventKey),
+// failing the test when there is none.
+func mustGetInbox(t *testing.T, s payment.Store, provider, eventKey, contract string) *payment.InboxMessage {
+	t.Helper()
+	got, err := s.GetInbox(t.Context(), provider, eventKey)
+	require.NoErrorf(t, err, "%s: GetInbox returns the message stored for %s/%s", contract, provider, eventKey)
+	require.NotNilf(t, got, "%s: GetInbox returns the message stored for %s/%s", contract, provider, eventKey)
+	return got
+}
+
+// requireInboxMissing checks that no message is stored for m's Provider and
+// EventKey: GetInbox is ErrNotFound.
+func requireInboxMissing(t *testing.T, s payment.Store, m *payment.InboxMessage, contract string) {
+	t.Helper()
+	got, err := s.GetInbox(t.Context(), m.Provider, m.EventKey)
+	requireErrorIs(t, err, payment.ErrNotFound, contract)
+	require.Nil(t, got, contract)
+}
+
+// fullInbox returns a processed message with every field set, its times
+// not in UTC and its payload not UTF-8.
+func fullInbox(provider, objectID string, at time.Time) *payment.InboxMessage {
+	m := newInbox(provider, at)
+	m.Status = payment.InboxProcessed
+	m.ObjectID = objectID
+	m.Payload = append([]byte(`{"event":"charge.succeeded","note":"`), 0xca, 0xc1, 0xaa, 0xd2, 0xc2, 0x00, 0xff, '"', '}')
+	m.Error = "first attempt: timeout — hết thời gian chờ"
+	done := at.Add(1500 * time.Microsecond)
+	m.ProcessedAt = &done
+	return m
 }
 
 func testInboxOnce(t *testing.T, s payment.Store) {
@@ -220,4 +256,69 @@ func testListInbox(t *testing.T, s payment.Store) {
 		done.Status = payment.InboxProcessed
 		require.NoError(t, s.UpdateInbox(t.Context(), &done), c)
 	}
+}
+
+func testGetInboxMissing(t *testing.T, s payment.Store) {
+	const c = "GetInbox returns ErrNotFound when no message is stored for (provider, eventKey)"
+	requireInboxMissing(t, s, newInbox(newProvider(), now()), c)
+}
+
+func testGetInbox(t *testing.T, s payment.Store) {
+	const c = "GetInbox returns the message stored for (provider, eventKey): every field as stored, times in UTC, the payload byte for byte"
+	full := fullInbox(newProvider(), newID(payment.PrefixPayment), now())
+	record(t, s, full, true, c)
+	got := mustGetInbox(t, s, full.Provider, full.EventKey, c)
+	requireInboxEqual(t, full, got, c+" (every field set)")
+	require.Equal(t, full.Payload, got.Payload, c+": the payload byte for byte")
+
+	bare := newInbox(full.Provider, now())
+	bare.Payload = nil
+	record(t, s, bare, true, c)
+	requireInboxEqual(t, bare, mustGetInbox(t, s, bare.Provider, bare.EventKey, c), c+" (received, no payload, no ProcessedAt)")
+
+	upd := *bare
+	upd.Status = payment.InboxOrphan
+	upd.ObjectID = newID(payment.PrefixPayout)
+	upd.Error = "no payout matches — không khớp"
+	done := now().Add(time.Minute)
+	upd.ProcessedAt = &done
+	require.NoError(t, s.UpdateInbox(t.Context(), &upd), c)
+	requireInboxEqual(t, &upd, mustGetInbox(t, s, bare.Provider, bare.EventKey, c), c+" (after UpdateInbox)")
+	requireInboxEqual(t, full, mustGetInbox(t, s, full.Provider, full.EventKey, c), c+" (another message of the provider is unchanged)")
+}
+
+func testGetInboxKey(t *testing.T, s payment.Store) {
+	const c = "GetInbox keys messages by (Provider, EventKey): the key at another provider, or another key at the provider, is another message"
+	m := newInbox(newProvider(), now())
+	record(t, s, m, true, c)
+	requireInboxMissing(t, s, &payment.InboxMessage{Provider: newProvider(), EventKey: m.EventKey}, c+": the key at another provider is ErrNotFound")
+	requireInboxMissing(t, s, &payment.InboxMessage{Provider: m.Provider, EventKey: m.EventKey + "x"}, c+": another key at the provider is ErrNotFound")
+	requireInboxMissing(t, s, &payment.InboxMessage{Provider: m.Provider, EventKey: ""}, c+": the empty key is ErrNotFound")
+
+	o := fullInbox(newProvider(), newID(payment.PrefixPayment), now())
+	o.EventKey = m.EventKey
+	record(t, s, o, true, c)
+	requireInboxEqual(t, o, mustGetInbox(t, s, o.Provider, o.EventKey, c), c+": the other provider's message")
+	requireInboxEqual(t, m, mustGetInbox(t, s, m.Provider, m.EventKey, c), c+": the first provider's message")
+}
+
+func testGetInboxCopies(t *testing.T, s payment.Store) {
+	const c = "a Store never keeps or hands out shared pointers: messages GetInbox returns are the caller's"
+	m := fullInbox(newProvider(), newID(payment.PrefixPayment), now())
+	want := utcInbox(m)
+	record(t, s, m, true, c)
+	got := mustGetInbox(t, s, m.Provider, m.EventKey, c)
+	copy(got.Payload, "XXXX")
+	got.Status = payment.InboxOrphan
+	got.ObjectID = "changed"
+	got.Error = "changed"
+	*got.ProcessedAt = got.ProcessedAt.Add(time.Hour)
+	got.ReceivedAt = got.ReceivedAt.Add(time.Hour)
+	again := mustGetInbox(t, s, m.Provider, m.EventKey, c)
+	requireInboxEqual(t, want, again, c+": changing a message returned")
+	copy(again.Payload, "YYYY")
+	requireInboxEqual(t, want, mustGetInbox(t, s, m.Provider, m.EventKey, c), c+": changing a message returned")
+	copy(m.Payload, "ZZZZ")
+	*m.ProcessedAt = m.ProcessedAt.Add(time.Hour)
+	requireInboxEqual(t, want, mustGetInbox(t, s, m.Provider, m.EventKey, c), c+": changing the message passed to RecordInbox")
 }

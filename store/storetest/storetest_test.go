@@ -3,8 +3,10 @@ package storetest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -244,6 +246,316 @@ func (m missingAsConflict) UpdatePayment(ctx context.Context, p *payment.Payment
 	return err
 }
 
+// carrying intercepts every write that appends events: write makes it, by
+// calling do with the events to pass to the correct store, the mutant's
+// way.
+type carrying struct {
+	payment.Store
+	write func(ctx context.Context, events []payment.Event, do func([]payment.Event) error) error
+}
+
+func (m carrying) CreatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
+	return m.write(ctx, events, func(evs []payment.Event) error { return m.Store.CreatePayment(ctx, p, evs) })
+}
+
+func (m carrying) UpdatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
+	return m.write(ctx, events, func(evs []payment.Event) error { return m.Store.UpdatePayment(ctx, p, evs) })
+}
+
+func (m carrying) CreateRefund(ctx context.Context, r *payment.Refund, p *payment.Payment, events []payment.Event) error {
+	return m.write(ctx, events, func(evs []payment.Event) error { return m.Store.CreateRefund(ctx, r, p, evs) })
+}
+
+func (m carrying) UpdateRefund(ctx context.Context, r *payment.Refund, p *payment.Payment, events []payment.Event) error {
+	return m.write(ctx, events, func(evs []payment.Event) error { return m.Store.UpdateRefund(ctx, r, p, evs) })
+}
+
+func (m carrying) CreatePayout(ctx context.Context, p *payment.Payout, events []payment.Event) error {
+	return m.write(ctx, events, func(evs []payment.Event) error { return m.Store.CreatePayout(ctx, p, evs) })
+}
+
+func (m carrying) UpdatePayout(ctx context.Context, p *payment.Payout, events []payment.Event) error {
+	return m.write(ctx, events, func(evs []payment.Event) error { return m.Store.UpdatePayout(ctx, p, evs) })
+}
+
+func (m carrying) AppendEvents(ctx context.Context, events []payment.Event) error {
+	return m.write(ctx, events, func(evs []payment.Event) error { return m.Store.AppendEvents(ctx, evs) })
+}
+
+// stripInbox returns a copy of events without their Inbox messages, and the
+// messages.
+func stripInbox(events []payment.Event) ([]payment.Event, []*payment.InboxMessage) {
+	out := slices.Clone(events)
+	var msgs []*payment.InboxMessage
+	for i := range out {
+		if out[i].Inbox != nil {
+			msgs = append(msgs, out[i].Inbox)
+			out[i].Inbox = nil
+		}
+	}
+	return out, msgs
+}
+
+// ignoreInbox writes the events without their Inbox messages.
+func ignoreInbox(s payment.Store) payment.Store {
+	return carrying{s, func(_ context.Context, events []payment.Event, do func([]payment.Event) error) error {
+		evs, _ := stripInbox(events)
+		return do(evs)
+	}}
+}
+
+// inboxAfter writes the events, then records their Inbox messages with
+// RecordInbox, a second step: a message stored already is reported after
+// the write is done (ErrAlreadyExists), or not at all when silent.
+func inboxAfter(silent bool) func(payment.Store) payment.Store {
+	return func(s payment.Store) payment.Store {
+		return carrying{s, func(ctx context.Context, events []payment.Event, do func([]payment.Event) error) error {
+			evs, msgs := stripInbox(events)
+			if err := do(evs); err != nil {
+				return err
+			}
+			for _, msg := range msgs {
+				_, inserted, err := s.RecordInbox(ctx, msg)
+				if err != nil {
+					return err
+				}
+				if !inserted && !silent {
+					return fmt.Errorf("inbox message %s/%s: %w", msg.Provider, msg.EventKey, payment.ErrAlreadyExists)
+				}
+			}
+			return nil
+		}}
+	}
+}
+
+// inboxFirst records the Inbox messages with RecordInbox before the write,
+// and keeps them when the write then fails.
+func inboxFirst(s payment.Store) payment.Store {
+	return carrying{s, func(ctx context.Context, events []payment.Event, do func([]payment.Event) error) error {
+		evs, msgs := stripInbox(events)
+		for _, msg := range msgs {
+			_, inserted, err := s.RecordInbox(ctx, msg)
+			if err != nil {
+				return err
+			}
+			if !inserted {
+				return fmt.Errorf("inbox message %s/%s: %w", msg.Provider, msg.EventKey, payment.ErrAlreadyExists)
+			}
+		}
+		return do(evs)
+	}}
+}
+
+// inboxCheckFirst looks the Inbox messages up before the write and records
+// them after it: right one call at a time, but two concurrent writes both
+// pass the check.
+func inboxCheckFirst(s payment.Store) payment.Store {
+	return carrying{s, func(ctx context.Context, events []payment.Event, do func([]payment.Event) error) error {
+		evs, msgs := stripInbox(events)
+		for _, msg := range msgs {
+			if _, err := s.GetInbox(ctx, msg.Provider, msg.EventKey); err == nil {
+				return fmt.Errorf("inbox message %s/%s: %w", msg.Provider, msg.EventKey, payment.ErrAlreadyExists)
+			}
+		}
+		time.Sleep(time.Millisecond) // the time a round trip to a database takes
+		if err := do(evs); err != nil {
+			return err
+		}
+		for _, msg := range msgs {
+			if _, _, err := s.RecordInbox(ctx, msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}
+
+// inboxStoredFirst reports a stored Inbox message before the write's
+// compare-and-set: ErrAlreadyExists where ErrConflict or ErrNotFound comes
+// first.
+func inboxStoredFirst(s payment.Store) payment.Store {
+	return carrying{s, func(ctx context.Context, events []payment.Event, do func([]payment.Event) error) error {
+		for _, e := range events {
+			if msg := e.Inbox; msg != nil {
+				if _, err := s.GetInbox(ctx, msg.Provider, msg.EventKey); err == nil {
+					return fmt.Errorf("inbox message %s/%s: %w", msg.Provider, msg.EventKey, payment.ErrAlreadyExists)
+				}
+			}
+		}
+		return do(events)
+	}}
+}
+
+// inboxDupAsConflict reports a stored Inbox message as ErrConflict.
+func inboxDupAsConflict(s payment.Store) payment.Store {
+	return carrying{s, func(_ context.Context, events []payment.Event, do func([]payment.Event) error) error {
+		err := do(events)
+		if errors.Is(err, payment.ErrAlreadyExists) {
+			return payment.ErrConflict
+		}
+		return err
+	}}
+}
+
+// keptInbox hands events back with the Inbox message they were appended
+// with.
+type keptInbox struct {
+	payment.Store
+	mu    *sync.Mutex
+	inbox map[string]*payment.InboxMessage
+}
+
+func newKeptInbox(s payment.Store) payment.Store {
+	k := keptInbox{mu: &sync.Mutex{}, inbox: map[string]*payment.InboxMessage{}}
+	k.Store = carrying{s, func(_ context.Context, events []payment.Event, do func([]payment.Event) error) error {
+		if err := do(events); err != nil {
+			return err
+		}
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		for _, e := range events {
+			if e.Inbox != nil {
+				k.inbox[e.ID] = e.Inbox
+			}
+		}
+		return nil
+	}}
+	return k
+}
+
+func (m keptInbox) ListEvents(ctx context.Context, id string) ([]payment.Event, error) {
+	evs, err := m.Store.ListEvents(ctx, id)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range evs {
+		evs[i].Inbox = m.inbox[evs[i].ID]
+	}
+	return evs, err
+}
+
+// inboxCallerPointer keeps the Inbox messages writes are given, not copies,
+// and GetInbox reads them.
+type inboxCallerPointer struct {
+	payment.Store
+	mu    *sync.Mutex
+	inbox map[[2]string]*payment.InboxMessage
+}
+
+func newInboxCallerPointer(s payment.Store) payment.Store {
+	k := inboxCallerPointer{mu: &sync.Mutex{}, inbox: map[[2]string]*payment.InboxMessage{}}
+	k.Store = carrying{s, func(_ context.Context, events []payment.Event, do func([]payment.Event) error) error {
+		if err := do(events); err != nil {
+			return err
+		}
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		for _, e := range events {
+			if msg := e.Inbox; msg != nil {
+				k.inbox[[2]string{msg.Provider, msg.EventKey}] = msg
+			}
+		}
+		return nil
+	}}
+	return k
+}
+
+func (m inboxCallerPointer) GetInbox(ctx context.Context, provider, eventKey string) (*payment.InboxMessage, error) {
+	got, err := m.Store.GetInbox(ctx, provider, eventKey)
+	if err != nil {
+		return got, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if kept, ok := m.inbox[[2]string{provider, eventKey}]; ok {
+		c := *kept
+		c.ReceivedAt = c.ReceivedAt.UTC()
+		if c.ProcessedAt != nil {
+			at := c.ProcessedAt.UTC()
+			c.ProcessedAt = &at
+		}
+		return &c, nil
+	}
+	return got, nil
+}
+
+// getInboxMissing finds no inbox message.
+type getInboxMissing struct{ payment.Store }
+
+func (getInboxMissing) GetInbox(_ context.Context, provider, eventKey string) (*payment.InboxMessage, error) {
+	return nil, fmt.Errorf("inbox message %s/%s: %w", provider, eventKey, payment.ErrNotFound)
+}
+
+// getInboxShared hands out the same message again while the stored one is
+// unchanged, like a cache that returns its own entries.
+type getInboxShared struct {
+	payment.Store
+	mu    *sync.Mutex
+	cache map[[2]string][2]*payment.InboxMessage // stored value, value handed out
+}
+
+func (m getInboxShared) GetInbox(ctx context.Context, provider, eventKey string) (*payment.InboxMessage, error) {
+	got, err := m.Store.GetInbox(ctx, provider, eventKey)
+	if err != nil {
+		return got, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{provider, eventKey}
+	if c, ok := m.cache[k]; ok && reflect.DeepEqual(c[0], got) {
+		return c[1], nil
+	}
+	stored := *got
+	stored.Payload = slices.Clone(got.Payload)
+	if got.ProcessedAt != nil {
+		at := *got.ProcessedAt
+		stored.ProcessedAt = &at
+	}
+	m.cache[k] = [2]*payment.InboxMessage{&stored, got}
+	return got, nil
+}
+
+// getInboxLocalTime returns ReceivedAt in another zone.
+type getInboxLocalTime struct{ payment.Store }
+
+func (m getInboxLocalTime) GetInbox(ctx context.Context, provider, eventKey string) (*payment.InboxMessage, error) {
+	got, err := m.Store.GetInbox(ctx, provider, eventKey)
+	if got != nil {
+		got.ReceivedAt = got.ReceivedAt.In(time.FixedZone("X", 3600))
+	}
+	return got, err
+}
+
+// getInboxAnyProvider finds a message by its event key alone when the
+// provider has none with that key.
+type getInboxAnyProvider struct {
+	payment.Store
+	mu       *sync.Mutex
+	provider map[string]string // event key → a provider that recorded it
+}
+
+func (m getInboxAnyProvider) RecordInbox(ctx context.Context, msg *payment.InboxMessage) (*payment.InboxMessage, bool, error) {
+	stored, inserted, err := m.Store.RecordInbox(ctx, msg)
+	if inserted {
+		m.mu.Lock()
+		m.provider[msg.EventKey] = msg.Provider
+		m.mu.Unlock()
+	}
+	return stored, inserted, err
+}
+
+func (m getInboxAnyProvider) GetInbox(ctx context.Context, provider, eventKey string) (*payment.InboxMessage, error) {
+	got, err := m.Store.GetInbox(ctx, provider, eventKey)
+	if errors.Is(err, payment.ErrNotFound) {
+		m.mu.Lock()
+		other, ok := m.provider[eventKey]
+		m.mu.Unlock()
+		if ok {
+			return m.Store.GetInbox(ctx, other, eventKey)
+		}
+	}
+	return got, err
+}
+
 var mutants = map[string]struct {
 	group string // the suite group that must catch it
 	want  string // a contract the failure must name
@@ -326,6 +638,64 @@ var mutants = map[string]struct {
 	"dueNoLease": {
 		"Sweeper", "moves their NextSyncAt to now+lease",
 		func(s payment.Store) payment.Store { return dueNoLease{s} },
+	},
+	"ignoreInbox": {
+		"Inbox", "inserts the Inbox message each event carries",
+		ignoreInbox,
+	},
+	"inboxAfter": {
+		"Inbox", "stored already fails with ErrAlreadyExists and writes nothing",
+		inboxAfter(false),
+	},
+	"inboxAfterSilent": {
+		"Inbox", "stored already fails with ErrAlreadyExists and writes nothing",
+		inboxAfter(true),
+	},
+	"inboxFirst": {
+		"Inbox", "a compare-and-set that misses is ErrConflict, first, and writes nothing",
+		inboxFirst,
+	},
+	"inboxCheckFirst": {
+		"Inbox", "exactly one writes, the others get ErrAlreadyExists",
+		inboxCheckFirst,
+	},
+	"inboxStoredFirst": {
+		"Inbox", "ErrConflict, not ErrAlreadyExists",
+		inboxStoredFirst,
+	},
+	"inboxStoredFirstMissing": {
+		"Inbox", "ErrNotFound, not ErrAlreadyExists",
+		inboxStoredFirst,
+	},
+	"inboxDupAsConflict": {
+		"Inbox", "stored already fails with ErrAlreadyExists",
+		inboxDupAsConflict,
+	},
+	"keptInbox": {
+		"Inbox", "events read back (ListEvents, outbox messages' Event) have none",
+		newKeptInbox,
+	},
+	"inboxCallerPointer": {
+		"Inbox", "the Inbox message an event carries is the caller's",
+		newInboxCallerPointer,
+	},
+	"getInboxMissing": {
+		"Inbox", "GetInbox returns the message stored for (provider, eventKey)",
+		func(s payment.Store) payment.Store { return getInboxMissing{s} },
+	},
+	"getInboxShared": {
+		"Inbox", "messages GetInbox returns are the caller's",
+		func(s payment.Store) payment.Store {
+			return getInboxShared{s, &sync.Mutex{}, map[[2]string][2]*payment.InboxMessage{}}
+		},
+	},
+	"getInboxLocalTime": {
+		"Inbox", "byte for byte (every field set): times are returned in UTC",
+		func(s payment.Store) payment.Store { return getInboxLocalTime{s} },
+	},
+	"getInboxAnyProvider": {
+		"Inbox", "GetInbox keys messages by (Provider, EventKey)",
+		func(s payment.Store) payment.Store { return getInboxAnyProvider{s, &sync.Mutex{}, map[string]string{}} },
 	},
 	"missingAsConflict": {
 		"Payments", "UpdatePayment of a missing payment is ErrNotFound",
