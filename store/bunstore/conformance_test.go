@@ -9,14 +9,22 @@ import (
 	"github.com/paykit/paykit/store/storetest"
 )
 
-// TestConformance runs the Store conformance suite on PostgreSQL and on
-// SQLite. Each backend shares one store (and database) between subtests,
+// TestConformance runs the Store conformance suite on PostgreSQL (with
+// prepared statements, the default, and without) and on SQLite. Each backend shares one store (and database) between subtests,
 // as storetest allows.
 func TestConformance(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
 		db, _ := openPG(t)
 		s := newStore(t, db)
+		storetest.Run(t, func(*testing.T) payment.Store { return s })
+	})
+	t.Run("postgres_unprepared", func(t *testing.T) {
+		t.Parallel()
+		// A database of its own: the suite's outbox tests claim every
+		// pending message of the database they run on.
+		db, _ := openPGAt(t, freshPG(t))
+		s := newStore(t, db, WithoutPreparedStatements())
 		storetest.Run(t, func(*testing.T) payment.Store { return s })
 	})
 	t.Run("sqlite", func(t *testing.T) {

@@ -123,9 +123,11 @@ func addEventCTEs(q *query, events []payment.Event, guard string) {
 	}
 }
 
-// valuesTriples returns "(?, ?, ?), (?, ?, ?)..." for n rows.
+// valuesTriples returns "(?, ?, ?), (?, ?, ?)..." for n rows of (event id,
+// destination, ord); ord is cast, so that it sorts as a number when the
+// statement is prepared.
 func valuesTriples(n int) string {
-	return strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", n), ", ")
+	return strings.TrimSuffix(strings.Repeat("(?, ?, CAST(? AS integer)), ", n), ", ")
 }
 
 // insertEvents inserts events, the Inbox messages they carry and their

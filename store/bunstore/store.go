@@ -19,7 +19,10 @@ import (
 // safe for concurrent use. Create it with New.
 type Store struct {
 	db bun.IDB
-	pg bool // PostgreSQL; otherwise SQLite
+	// run is what reads and writes run on outside a host's transaction:
+	// db, or on a PostgreSQL pool db running prepared statements.
+	run bun.IDB
+	pg  bool // PostgreSQL; otherwise SQLite
 	// mode says what db is: it decides how transactions are made and
 	// whether a failed call may be retried.
 	mode dbMode
@@ -54,6 +57,7 @@ type Option func(*config)
 type config struct {
 	maxAttempts int
 	backoff     time.Duration
+	unprepared  bool
 	hook        func(step string) error
 }
 
@@ -70,6 +74,17 @@ func WithMaxAttempts(n int) Option {
 // doubles it, with jitter. The default is 10ms.
 func WithRetryBackoff(d time.Duration) Option {
 	return func(c *config) { c.backoff = d }
+}
+
+// WithoutPreparedStatements runs every statement as plain SQL text. By
+// default a Store on a PostgreSQL pool (a *bun.DB) runs its statements as
+// prepared statements on the pool's connections, which halves the server's
+// work for a checkout. Turn it off behind a pooler that cannot keep a
+// session's prepared statements (PgBouncer in transaction mode before
+// 1.21), or to have bun's query hooks see every statement: prepared
+// statements run on database/sql directly, past bun's hooks.
+func WithoutPreparedStatements() Option {
+	return func(c *config) { c.unprepared = true }
 }
 
 // withTestHook calls fn at named steps inside write transactions ("update",
@@ -116,6 +131,10 @@ func New(db bun.IDB, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("bunstore: dialect %s is not supported (use pgdialect or sqlitedialect): %w",
 			name, payment.ErrInvalidInput)
 	}
+	s.run = db
+	if pool, ok := db.(*bun.DB); ok && s.pg && !cfg.unprepared {
+		s.run = newPreparedDB(pool)
+	}
 	return s, nil
 }
 
@@ -146,7 +165,7 @@ func (s *Store) step(name string) error {
 
 // read runs a read-only operation, retrying connection failures.
 func (s *Store) read(ctx context.Context, fn func(ctx context.Context, db bun.IDB) error) error {
-	return s.retry(ctx, false, func() error { return fn(ctx, s.db) })
+	return s.retry(ctx, false, func() error { return fn(ctx, s.run) })
 }
 
 // write runs a write operation atomically. On PostgreSQL every operation
@@ -157,7 +176,7 @@ func (s *Store) read(ctx context.Context, fn func(ctx context.Context, db bun.ID
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, db bun.IDB) error) error {
 	return s.retry(ctx, true, func() error {
 		if s.pg && s.mode != modeTx {
-			return fn(ctx, s.db)
+			return fn(ctx, s.run)
 		}
 		if !s.pg && s.mode == modeDB {
 			s.wmu.Lock()
