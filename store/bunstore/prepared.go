@@ -3,10 +3,12 @@ package bunstore
 import (
 	"context"
 	"database/sql"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/uptrace/bun"
 )
@@ -41,7 +43,26 @@ type preparedStmt struct {
 }
 
 func newPreparedDB(db *bun.DB) preparedDB {
-	return preparedDB{DB: db, stmts: &stmtCache{m: map[string]*preparedStmt{}}}
+	return preparedDB{DB: db, stmts: cacheFor(db.DB)}
+}
+
+// poolCaches holds one stmtCache per pool (weak.Pointer[sql.DB] to
+// *stmtCache), so that every Store on a pool shares its prepared
+// statements: a host that makes a Store per request does not prepare the
+// statements again on every connection for each.
+var poolCaches sync.Map
+
+// cacheFor returns the statement cache of pool, dropped when the pool is.
+func cacheFor(pool *sql.DB) *stmtCache {
+	k := weak.Make(pool)
+	if c, ok := poolCaches.Load(k); ok {
+		return c.(*stmtCache)
+	}
+	c, loaded := poolCaches.LoadOrStore(k, &stmtCache{m: map[string]*preparedStmt{}})
+	if !loaded {
+		runtime.AddCleanup(pool, func(k weak.Pointer[sql.DB]) { poolCaches.Delete(k) }, k)
+	}
+	return c.(*stmtCache)
 }
 
 // QueryContext runs query, a statement with bun's ? placeholders, as a

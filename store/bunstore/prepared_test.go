@@ -36,6 +36,9 @@ func TestPreparedStatements(t *testing.T) {
 	prepared, plain := newStore(t, db), newStore(t, db, WithoutPreparedStatements())
 	cache := prepared.run.(preparedDB).stmts
 	require.Equal(t, db, plain.run, "WithoutPreparedStatements runs on the pool as it is")
+	require.Same(t, cache, newStore(t, db).run.(preparedDB).stmts, "Stores on one pool share its statements")
+	other, _ := openPG(t)
+	require.NotSame(t, cache, newStore(t, other).run.(preparedDB).stmts, "another pool has its own")
 	ctx := t.Context()
 	at := now()
 
