@@ -3,9 +3,9 @@ package payplus
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
+	"github.com/paykit/paykit/internal/emvqr"
 	"github.com/paykit/paykit/payment"
 )
 
@@ -34,22 +34,23 @@ func PromptPayPayload(id string, amount int64) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	b.WriteString(tlv("00", "01"))
+	var q emvqr.Payload
+	q.Add("00", "01")
 	if amount > 0 {
-		b.WriteString(tlv("01", "12")) // dynamic: used for one payment
+		q.Add("01", "12") // dynamic: used for one payment
 	} else {
-		b.WriteString(tlv("01", "11")) // static: reusable
+		q.Add("01", "11") // static: reusable
 	}
-	b.WriteString(tlv("29", tlv("00", promptPayAID)+tlv(tag, target)))
-	b.WriteString(tlv("58", "TH"))
-	b.WriteString(tlv("53", "764")) // ISO 4217 numeric for THB
+	q.AddTemplate("29", emvqr.Fields("00", promptPayAID, tag, target))
+	q.Add("58", "TH").Add("53", "764") // ISO 4217 numeric for THB
 	if amount > 0 {
-		b.WriteString(tlv("54", payment.FormatDecimal(amount, 2, 2)))
+		q.Add("54", payment.FormatDecimal(amount, 2, 2))
 	}
-	b.WriteString("6304")
-	crc := crc16(b.String())
-	return b.String() + fmt.Sprintf("%04X", crc), nil
+	payload, err := q.Encode()
+	if err != nil {
+		return "", fmt.Errorf("payplus: %w", err)
+	}
+	return payload, nil
 }
 
 // promptPayTarget returns the sub-tag and value that name the receiver.
@@ -79,48 +80,13 @@ func promptPayTarget(id string) (tag, target string, err error) {
 	}
 }
 
-func tlv(tag, value string) string {
-	return tag + fmt.Sprintf("%02d", len(value)) + value
-}
-
-// crc16 is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF),
-// the checksum EMVCo QR payloads end with.
-func crc16(s string) uint16 {
-	crc := uint16(0xFFFF)
-	for i := 0; i < len(s); i++ {
-		crc ^= uint16(s[i]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
-}
-
 // ParseEMV splits an EMVCo QR payload into its top-level tags and checks
 // its CRC. It is the inverse of PromptPayPayload, for tests and for
 // reading a vendor's payload.
 func ParseEMV(payload string) (map[string]string, error) {
-	if len(payload) < 8 || payload[len(payload)-8:len(payload)-4] != "6304" {
-		return nil, errors.New("payplus: EMV payload without a CRC")
+	fields, err := emvqr.Parse(payload)
+	if err != nil {
+		return nil, fmt.Errorf("payplus: %w", err)
 	}
-	if !strings.EqualFold(payload[len(payload)-4:], fmt.Sprintf("%04X", crc16(payload[:len(payload)-4]))) {
-		return nil, errors.New("payplus: EMV payload CRC mismatch")
-	}
-	out := map[string]string{}
-	for rest := payload; rest != ""; {
-		if len(rest) < 4 {
-			return nil, errors.New("payplus: truncated EMV field")
-		}
-		n, err := strconv.Atoi(rest[2:4])
-		if err != nil || len(rest) < 4+n {
-			return nil, errors.New("payplus: bad EMV field length")
-		}
-		out[rest[:2]] = rest[4 : 4+n]
-		rest = rest[4+n:]
-	}
-	return out, nil
+	return fields, nil
 }

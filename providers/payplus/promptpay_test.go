@@ -6,11 +6,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCRC16CCITTFalse(t *testing.T) {
-	t.Parallel()
-	require.Equal(t, uint16(0x29B1), crc16("123456789"), "the CRC-16/CCITT-FALSE check value")
-}
-
 // The vectors are those of the widely used promptpay-qr library's tests.
 func TestPromptPayPayload(t *testing.T) {
 	t.Parallel()

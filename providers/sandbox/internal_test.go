@@ -3,41 +3,10 @@ package sandbox
 import (
 	"math"
 	"math/big"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
-
-func TestCRC16(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in   string
-		want uint16
-	}{
-		// The CRC-16/CCITT-FALSE check value.
-		{"123456789", 0x29B1},
-		// The PromptPay sample for mobile 000-000-0000 without an amount, as
-		// published with the PromptPay QR libraries (CRC "8956").
-		{"00020101021129370016A000000677010111011300660000000005802TH53037646304", 0x8956},
-		{"", 0xFFFF},
-	}
-	for _, tt := range tests {
-		require.Equal(t, tt.want, crc16(tt.in), "crc16(%q)", tt.in)
-	}
-}
-
-func TestTLV(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ id, value, want string }{
-		{"00", "01", "000201"},
-		{"53", "764", "5303764"},
-		{"29", strings.Repeat("x", 37), "2937" + strings.Repeat("x", 37)},
-	}
-	for _, tt := range tests {
-		require.Equal(t, tt.want, tlv(tt.id, tt.value))
-	}
-}
 
 // TestBPSOf checks the half-up rounding against big.Int arithmetic.
 func TestBPSOf(t *testing.T) {

@@ -2,12 +2,12 @@ package sandbox
 
 import (
 	"encoding/base64"
-	"fmt"
 	"strings"
 	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
 
+	"github.com/paykit/paykit/internal/emvqr"
 	"github.com/paykit/paykit/payment"
 )
 
@@ -50,54 +50,33 @@ func (p *Provider) qrAction(c *charge, expires time.Time) *payment.NextAction {
 // a PromptPay payload for THB, a generic one under the sandbox's own
 // merchant template otherwise, ending with its CRC16.
 func (p *Provider) emvPayload(c *charge) string {
-	var b strings.Builder
-	b.WriteString(tlv("00", "01"))
-	b.WriteString(tlv("01", "12")) // dynamic: one payment
+	var q emvqr.Payload
+	q.Add("00", "01").Add("01", "12") // dynamic: one payment
 	if c.currency == "THB" {
-		b.WriteString(tlv("29", tlv("00", promptPayAID)+tlv("01", "0066"+p.cfg.promptPayID[1:])))
+		q.AddTemplate("29", emvqr.Fields("00", promptPayAID, "01", "0066"+p.cfg.promptPayID[1:]))
 	} else {
-		b.WriteString(tlv("26", tlv("00", "COM.PAYKIT.SANDBOX")+tlv("01", "SANDBOX")))
+		q.AddTemplate("26", emvqr.Fields("00", "COM.PAYKIT.SANDBOX", "01", "SANDBOX"))
 	}
 	num, ok := currencyNumeric[c.currency]
 	if !ok {
 		num = "999"
 	}
-	b.WriteString(tlv("53", num))
+	q.Add("53", num)
 	if exp, err := payment.CurrencyExponent(c.currency); err == nil {
 		if amt := payment.FormatDecimal(c.amount, exp, exp); len(amt) <= 13 {
-			b.WriteString(tlv("54", amt))
+			q.Add("54", amt)
 		}
 	}
-	b.WriteString(tlv("58", "TH"))
-	b.WriteString(tlv("59", "PAYKIT SANDBOX"))
-	b.WriteString(tlv("60", "BANGKOK"))
+	q.Add("58", "TH").Add("59", "PAYKIT SANDBOX").Add("60", "BANGKOK")
 	label := strings.TrimPrefix(c.ref, "sbx_ch_")
 	if len(label) > 25 {
 		label = label[len(label)-25:]
 	}
-	b.WriteString(tlv("62", tlv("05", label)))
-	b.WriteString("6304")
-	return b.String() + fmt.Sprintf("%04X", crc16(b.String()))
-}
-
-// tlv encodes one EMVCo data object: id, two-digit length, value.
-func tlv(id, value string) string {
-	return fmt.Sprintf("%s%02d%s", id, len(value), value)
-}
-
-// crc16 is CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF), as
-// EMVCo QR payloads use.
-func crc16(s string) uint16 {
-	crc := uint16(0xFFFF)
-	for i := 0; i < len(s); i++ {
-		crc ^= uint16(s[i]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
+	q.AddTemplate("62", emvqr.Fields("05", label))
+	payload, err := q.Encode()
+	if err != nil {
+		// Every field above is bounded; a payload is only for show.
+		return ""
 	}
-	return crc
+	return payload
 }

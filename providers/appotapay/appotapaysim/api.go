@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/paykit/paykit/internal/emvqr"
 )
 
 const (
@@ -631,38 +633,19 @@ func (s *Server) handleRefundDetail(w http.ResponseWriter, r *http.Request) {
 // vietQR builds an EMVCo (VietQR-style) payload for a VA transaction, with
 // its CRC.
 func vietQR(t *txn) string {
-	tlv := func(id, v string) string { return id + leftPad2(len(v)) + v }
 	account := "9" + strings.TrimLeft(strings.TrimPrefix(t.transactionID, "AP"), "0")
 	if len(account) > 19 {
 		account = account[:19]
 	}
-	payload := tlv("00", "01") + tlv("01", "12") +
-		tlv("38", tlv("00", "A000000727")+tlv("01", tlv("00", "970454")+tlv("01", account))+tlv("02", "QRIBFTTA")) +
-		tlv("53", "704") + tlv("54", strconv.FormatInt(t.amount, 10)) + tlv("58", "VN") +
-		tlv("62", tlv("08", t.orderID)) + "6304"
-	return payload + crc16(payload)
-}
-
-func leftPad2(n int) string {
-	if n < 10 {
-		return "0" + strconv.Itoa(n)
+	var q emvqr.Payload
+	q.Add("00", "01").Add("01", "12").
+		AddTemplate("38", new(emvqr.Payload).Add("00", "A000000727").
+			AddTemplate("01", emvqr.Fields("00", "970454", "01", account)).Add("02", "QRIBFTTA")).
+		Add("53", "704").Add("54", strconv.FormatInt(t.amount, 10)).Add("58", "VN").
+		AddTemplate("62", emvqr.Fields("08", t.orderID))
+	payload, err := q.Encode()
+	if err != nil {
+		return "" // an order id too long for the QR: no QR code
 	}
-	return strconv.Itoa(n)
-}
-
-// crc16 is CRC-16/CCITT-FALSE, as EMVCo QR codes use, in 4 hex digits.
-func crc16(s string) string {
-	crc := uint16(0xFFFF)
-	for i := 0; i < len(s); i++ {
-		crc ^= uint16(s[i]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	const hexd = "0123456789ABCDEF"
-	return string([]byte{hexd[crc>>12&0xF], hexd[crc>>8&0xF], hexd[crc>>4&0xF], hexd[crc&0xF]})
+	return payload
 }

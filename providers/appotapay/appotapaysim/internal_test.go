@@ -4,20 +4,23 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-func TestCRC16CheckValue(t *testing.T) {
-	t.Parallel()
-	// CRC-16/CCITT-FALSE's published check value.
-	require.Equal(t, "29B1", crc16("123456789"))
-}
+	"github.com/paykit/paykit/internal/emvqr"
+)
 
 func TestVietQRCarriesAmountAndOrder(t *testing.T) {
 	t.Parallel()
 	qr := vietQR(&txn{transactionID: "AP260301000007", orderID: "pay01ABC", amount: 150000})
-	require.Contains(t, qr, "5406150000")
-	require.Contains(t, qr, "0808pay01ABC")
-	require.Equal(t, crc16(qr[:len(qr)-4]), qr[len(qr)-4:])
+	fields, err := emvqr.Parse(qr)
+	require.NoError(t, err, "a well-formed payload with its CRC")
+	require.Equal(t, "150000", fields["54"])
+	require.Equal(t, "704", fields["53"])
+	require.Equal(t, "0808pay01ABC", fields["62"])
+	merchant, err := emvqr.ParseFields(fields["38"])
+	require.NoError(t, err)
+	bank, err := emvqr.ParseFields(merchant["01"])
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"00": "970454", "01": "9260301000007"}, bank)
 }
 
 func TestPHPJSON(t *testing.T) {

@@ -4,32 +4,28 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-func TestCRC16(t *testing.T) {
-	t.Parallel()
-	// CRC-16/CCITT-FALSE check value.
-	require.Equal(t, uint16(0x29B1), crc16("123456789"))
-	require.Equal(t, uint16(0xFFFF), crc16(""))
-}
+	"github.com/paykit/paykit/internal/emvqr"
+)
 
 func TestThaiQR(t *testing.T) {
 	t.Parallel()
 	o := &order{id: "pay_01JD3ABC", kbankID: "order_test_222110adff3affb5844c497fa9c22366b5bc6", amount: 123456, method: "qr"}
 	qr := thaiQR(o)
-	require.Equal(t, "000201", qr[:6])
-	require.Contains(t, qr, "5303764")
-	require.Contains(t, qr, "54071234.56")
-	require.Contains(t, qr, "5802TH")
-	body, crc := qr[:len(qr)-4], qr[len(qr)-4:]
-	require.Equal(t, "6304", body[len(body)-4:])
-	require.Len(t, crc, 4)
-	require.Equal(t, crc, func() string { return upperHex(crc16(body)) }())
+	fields, err := emvqr.Parse(qr)
+	require.NoError(t, err, "a well-formed payload with its CRC")
+	require.Equal(t, "01", fields["00"])
+	require.Equal(t, "764", fields["53"])
+	require.Equal(t, "1234.56", fields["54"])
+	require.Equal(t, "TH", fields["58"])
+	merchant, err := emvqr.ParseFields(fields["30"])
+	require.NoError(t, err)
+	require.Equal(t, "PAY01JD3ABC", merchant["02"])
+	require.NotContains(t, fields, "62", "no WeChat tag on a QR order")
+	o.method = "wechat"
+	fields, err = emvqr.Parse(thaiQR(o))
+	require.NoError(t, err)
+	require.Equal(t, "0506WECHAT", fields["62"])
 	o.method = "card"
 	require.Empty(t, thaiQR(o))
-}
-
-func upperHex(v uint16) string {
-	const digits = "0123456789ABCDEF"
-	return string([]byte{digits[v>>12], digits[v>>8&15], digits[v>>4&15], digits[v&15]})
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paykit/paykit/internal/emvqr"
 	"github.com/paykit/paykit/payment"
 )
 
@@ -417,7 +418,6 @@ func thaiQR(o *order) string {
 	if o.method == "card" {
 		return ""
 	}
-	tlv := func(tag, v string) string { return tag + fmt.Sprintf("%02d", len(v)) + v }
 	ref1 := strings.ToUpper(alnum(o.id))
 	if len(ref1) > 20 {
 		ref1 = ref1[len(ref1)-20:]
@@ -426,14 +426,18 @@ func thaiQR(o *order) string {
 	if len(ref2) > 20 {
 		ref2 = ref2[len(ref2)-20:]
 	}
-	merchant := tlv("00", "A000000677010112") + tlv("01", "010555600000000") + tlv("02", ref1) + tlv("03", ref2)
-	p := tlv("00", "01") + tlv("01", "12") + tlv("30", merchant) + tlv("53", "764") +
-		tlv("54", payment.FormatDecimal(o.amount, 2, 2)) + tlv("58", "TH")
+	var q emvqr.Payload
+	q.Add("00", "01").Add("01", "12").
+		AddTemplate("30", emvqr.Fields("00", "A000000677010112", "01", "010555600000000", "02", ref1, "03", ref2)).
+		Add("53", "764").Add("54", payment.FormatDecimal(o.amount, 2, 2)).Add("58", "TH")
 	if o.method == "wechat" {
-		p += tlv("62", tlv("05", "WECHAT"))
+		q.AddTemplate("62", emvqr.Fields("05", "WECHAT"))
 	}
-	p += "6304"
-	return p + fmt.Sprintf("%04X", crc16(p))
+	payload, err := q.Encode()
+	if err != nil {
+		return "" // every field is bounded above
+	}
+	return payload
 }
 
 func alnum(s string) string {
@@ -445,22 +449,6 @@ func alnum(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// crc16 is CRC-16/CCITT-FALSE, as EMVCo QR codes use.
-func crc16(s string) uint16 {
-	crc := uint16(0xFFFF)
-	for i := 0; i < len(s); i++ {
-		crc ^= uint16(s[i]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
 }
 
 // --- handlers ---
