@@ -74,6 +74,31 @@
 // statement, use WithoutPreparedStatements. In a host's transaction or on
 // a bun.Conn the statements run as plain text.
 //
+// # Group commit
+//
+// On a PostgreSQL pool, CreatePayment and UpdatePayment calls that arrive
+// while two writes of their kind are in flight queue, and the queue is
+// written as one statement when a write ends: one round trip, one executor
+// start-up over the four tables and one commit for up to 16 payments. The
+// per-statement work is most of the server's cost for these writes, and
+// under load a checkout's two writes become about one commit each instead
+// of two. Nobody waits for a batch to fill: at low load every call is its
+// own statement. Each call returns once its own write has committed, with
+// its own error: a compare-and-set that misses fails its call only, and a
+// batch PostgreSQL refuses as a whole (a second live payment for an order,
+// an inbox message stored already) is written again one call at a time,
+// so every call gets the answer it would have had alone. One batch holds
+// one call per payment. A batch runs under its callers' latest deadline and
+// is not canceled by any one of them; a call whose context ends while it
+// is still queued returns, and nothing of it is written. WithoutBatching
+// turns it off. The compare-and-set of a batch is
+//
+//	WITH v (id, ..., holds, old_version) AS (VALUES (...), (...)),
+//	     u AS (UPDATE paykit_payments t SET ... FROM v WHERE t.id = v.id AND t.version = v.old_version RETURNING t.id),
+//	     e AS (INSERT INTO paykit_events ... SELECT ... FROM (VALUES ...) AS v (owner, ...) WHERE v.owner IN (SELECT id FROM u) RETURNING ...),
+//	     ...
+//	SELECT id FROM u
+//
 // # Concurrency
 //
 // Compare-and-set uses the version column: UPDATE ... WHERE id = ? AND

@@ -88,39 +88,96 @@ func (q *query) String() string { return q.b.String() }
 
 // addEventCTEs appends to a PostgreSQL WITH clause the CTEs that insert
 // events, the Inbox messages they carry and their outbox rows. When guard
-// names a CTE, the events and messages are inserted only if that CTE
-// returned a row (the compare-and-set matched).
+// names a CTE, the events and messages are inserted only if it matched:
+// without owners, if it returned a row (the compare-and-set of one
+// object); with owners (the id each event belongs to, by index), the
+// events and messages of the ids it returned (a batch of compare-and-sets,
+// each returning its id).
 // The outbox rows are selected from the events' RETURNING, so the database
 // runs the three writes in order, in one statement.
-func addEventCTEs(q *query, events []payment.Event, guard string) {
+func addEventCTEs(q *query, events []payment.Event, guard string, owners []string) {
 	if len(events) == 0 {
 		return
 	}
 	cols := columnNames(eventColumns)
-	if guard == "" {
+	switch {
+	case guard == "":
 		q.add(`, e AS (INSERT INTO paykit_events (`+cols+`) VALUES `+
 			valuesRows(eventColumns, len(events), true, false), eventArgs(events)...)
-	} else {
+	case owners == nil:
 		q.add(`, e AS (INSERT INTO paykit_events (`+cols+`) SELECT v.* FROM (VALUES `+
 			valuesRows(eventColumns, len(events), true, true)+`) AS v WHERE EXISTS (SELECT 1 FROM `+guard+`)`,
 			eventArgs(events)...)
+	default:
+		q.add(`, e AS (INSERT INTO paykit_events (`+cols+`) SELECT `+qualified("v", eventColumns)+` FROM (VALUES `+
+			valuesRows(owned(eventColumns), len(events), true, true)+`) AS v (owner, `+cols+`)`+ownedBy(guard),
+			withOwners(owners, len(eventColumns), eventArgs(events))...)
 	}
 	q.add(` RETURNING id, seq, object_id, payment_id, created_at)`)
 	if args, n := carriedInbox(events); n > 0 {
 		// A plain INSERT: a message stored already fails the statement
 		// (unique_violation), so nothing of it is written.
-		q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) SELECT v.* FROM (VALUES `+
-			valuesRows(inboxTypes, n, true, true)+`) AS v`, args...)
-		if guard != "" {
-			q.add(` WHERE EXISTS (SELECT 1 FROM ` + guard + `)`)
+		switch {
+		case guard == "":
+			q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) VALUES `+
+				valuesRows(inboxTypes, n, true, false)+`)`, args...)
+		case owners == nil:
+			q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) SELECT v.* FROM (VALUES `+
+				valuesRows(inboxTypes, n, true, true)+`) AS v WHERE EXISTS (SELECT 1 FROM `+guard+`))`, args...)
+		default:
+			q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) SELECT `+qualified("v", inboxTypes)+` FROM (VALUES `+
+				valuesRows(owned(inboxTypes), n, true, true)+`) AS v (owner, `+inboxColumns+`)`+ownedBy(guard)+`)`,
+				withOwners(carrierOwners(events, owners), len(inboxTypes), args)...)
 		}
-		q.add(`)`)
 	}
 	if args, n := deliveries(events); n > 0 {
 		// nextval runs after the sort (PostgreSQL evaluates volatile output
 		// expressions after ORDER BY), so the seqs follow ord.
 		q.add(`, d (event_id, destination, ord) AS (VALUES `+valuesTriples(n)+`), o AS (`+outboxInsert("e", pgNextSeq)+`)`, args...)
 	}
+}
+
+// owned returns cols after an owner column, the id of the object the row
+// belongs to.
+func owned(cols []column) []column {
+	return append([]column{{"owner", "text"}}, cols...)
+}
+
+// ownedBy is the condition that a VALUES row v belongs to an object the
+// CTE guard returned.
+func ownedBy(guard string) string {
+	return ` WHERE v.owner IN (SELECT id FROM ` + guard + `)`
+}
+
+// withOwners returns args, rows of width values, each after its owner.
+func withOwners(owners []string, width int, args []any) []any {
+	out := make([]any, 0, len(args)+len(owners))
+	for i, o := range owners {
+		out = append(out, o)
+		out = append(out, args[i*width:(i+1)*width]...)
+	}
+	return out
+}
+
+// carrierOwners returns the owners of the events that carry an Inbox
+// message, in order.
+func carrierOwners(events []payment.Event, owners []string) []string {
+	var out []string
+	for i := range events {
+		if events[i].Inbox != nil {
+			out = append(out, owners[i])
+		}
+	}
+	return out
+}
+
+// qualified returns the names of cols, each prefixed with table.
+func qualified(table string, cols []column) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = table + "." + c.name
+	}
+	return strings.Join(names, ", ")
 }
 
 // valuesTriples returns "(?, ?, ?), (?, ?, ?)..." for n rows of (event id,

@@ -3,6 +3,8 @@ package bunstore
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -134,7 +136,8 @@ func scanPayment(r scanner) (*payment.Payment, error) {
 	return &p, nil
 }
 
-// CreatePayment implements payment.Store.
+// CreatePayment implements payment.Store. On a PostgreSQL pool,
+// concurrent calls are written in batches (see batcher).
 func (s *Store) CreatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
 	if p == nil {
 		return fmt.Errorf("bunstore: create payment: nil payment: %w", payment.ErrInvalidInput)
@@ -144,26 +147,19 @@ func (s *Store) CreatePayment(ctx context.Context, p *payment.Payment, events []
 		return fmt.Errorf("bunstore: create payment %s: %w", p.ID, err)
 	}
 	args = append(args, !releasesOrder(p.Status))
-	insert := `INSERT INTO paykit_payments (` + columnNames(paymentColumns) + `, holds_order, version) VALUES (` +
-		inList(len(paymentColumns)+1) + `, 1)`
-
-	err = s.write(ctx, func(ctx context.Context, db bun.IDB) error {
-		if s.pg {
-			var q query
-			q.add(`WITH p AS (`+insert+` RETURNING id)`, args...)
-			addEventCTEs(&q, events, "")
-			q.add(` SELECT count(*) FROM p`)
-			_, err := queryInt(ctx, db, q.String(), q.args...)
-			return err
-		}
-		if _, err := db.ExecContext(ctx, insert, args...); err != nil {
-			return err
-		}
-		if err := s.step("payment"); err != nil {
-			return err
-		}
-		return s.insertEvents(ctx, db, events)
-	})
+	if s.pg {
+		err = s.batched(s.creates, newWriteJob(ctx, p, args, events), s.createBatch)
+	} else {
+		err = s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+			if _, err := db.ExecContext(ctx, paymentInsert(1), args...); err != nil {
+				return err
+			}
+			if err := s.step("payment"); err != nil {
+				return err
+			}
+			return s.insertEvents(ctx, db, events)
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("bunstore: create payment %s: %w", p.ID, err)
 	}
@@ -171,9 +167,63 @@ func (s *Store) CreatePayment(ctx context.Context, p *payment.Payment, events []
 	return nil
 }
 
+// paymentInsert returns the INSERT of n payments, each row paymentColumns
+// and holds_order.
+func paymentInsert(n int) string {
+	row := `(` + inList(len(paymentColumns)+1) + `, 1)`
+	return `INSERT INTO paykit_payments (` + columnNames(paymentColumns) + `, holds_order, version) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// createBatch writes the payments of jobs, with their events, with one
+// PostgreSQL statement, and finishes the jobs.
+func (s *Store) createBatch(ctx context.Context, jobs []*writeJob) {
+	var q query
+	q.add(`WITH p AS (` + paymentInsert(len(jobs)))
+	for _, j := range jobs {
+		q.args = append(q.args, j.args...)
+	}
+	q.add(` RETURNING id)`)
+	addEventCTEs(&q, batchEvents(jobs), "", nil)
+	q.add(` SELECT count(*) FROM p`)
+	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		_, err := queryInt(ctx, db, q.String(), q.args...)
+		return err
+	})
+	if err != nil && len(jobs) > 1 && refusedAsAWhole(err) {
+		writeEach(jobs, s.createBatch)
+		return
+	}
+	for _, j := range jobs {
+		j.finish(err)
+	}
+}
+
+// batchEvents returns the events of jobs, in order.
+func batchEvents(jobs []*writeJob) []payment.Event {
+	if len(jobs) == 1 {
+		return jobs[0].events
+	}
+	var out []payment.Event
+	for _, j := range jobs {
+		out = append(out, j.events...)
+	}
+	return out
+}
+
+// batched writes j through b, or, without one, alone with write.
+func (s *Store) batched(b *batcher, j *writeJob, write func(ctx context.Context, jobs []*writeJob)) error {
+	if b != nil {
+		return b.do(j)
+	}
+	write(j.ctx, []*writeJob{j})
+	return j.err
+}
+
 // paymentUpdate returns the UPDATE that compare-and-sets p and its
-// arguments. It changes every column but id, bumps version, and clears
-// holds_order for good once the payment fails, is canceled or expires.
+// arguments (SQLite). It changes every column but id, bumps version, and
+// clears holds_order for good once the payment fails, is canceled or
+// expires.
 func paymentUpdate(p *payment.Payment) (string, []any, error) {
 	args, err := paymentArgs(p)
 	if err != nil {
@@ -185,40 +235,103 @@ func paymentUpdate(p *payment.Payment) (string, []any, error) {
 	return sql, args, nil
 }
 
-// UpdatePayment implements payment.Store.
+// paymentCASColumns are the columns of a VALUES row of the PostgreSQL
+// compare-and-set: the payment's new values, whether it still holds its
+// order, and the version it must have.
+var paymentCASColumns = append(slices.Clone(paymentColumns), column{"holds", "boolean"}, column{"old_version", "bigint"})
+
+// paymentCAS is the PostgreSQL compare-and-set of the payments in the
+// VALUES list v (paymentCASColumns), as the CTE u returning the ids it
+// updated. It is paymentUpdate's, for any number of payments.
+var paymentCAS = func() string {
+	set := make([]string, 0, len(paymentColumns))
+	for _, c := range paymentColumns[1:] {
+		set = append(set, c.name+" = v."+c.name)
+	}
+	return `u AS (UPDATE paykit_payments t SET ` + strings.Join(set, ", ") +
+		`, version = t.version + 1, holds_order = t.holds_order AND v.holds
+		FROM v WHERE t.id = v.id AND t.version = v.old_version RETURNING t.id)`
+}()
+
+// UpdatePayment implements payment.Store. On a PostgreSQL pool,
+// concurrent calls are written in batches (see batcher).
 func (s *Store) UpdatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
 	if p == nil {
 		return fmt.Errorf("bunstore: update payment: nil payment: %w", payment.ErrInvalidInput)
 	}
-	update, args, err := paymentUpdate(p)
-	if err != nil {
-		return fmt.Errorf("bunstore: update payment %s: %w", p.ID, err)
+	var err error
+	if s.pg {
+		var args []any
+		if args, err = paymentArgs(p); err == nil {
+			args = append(args, !releasesOrder(p.Status), p.Version)
+			err = s.batched(s.updates, newWriteJob(ctx, p, args, events), s.updateBatch)
+		}
+	} else {
+		var update string
+		var args []any
+		if update, args, err = paymentUpdate(p); err == nil {
+			err = s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+				if err := s.casSQLite(ctx, db, "paykit_payments", p.ID, update, args); err != nil {
+					return err
+				}
+				return s.insertEvents(ctx, db, events)
+			})
+		}
 	}
-	err = s.write(ctx, func(ctx context.Context, db bun.IDB) error {
-		if s.pg {
-			var q query
-			q.add(`WITH u AS (`+update+` RETURNING id)`, args...)
-			addEventCTEs(&q, events, "u")
-			q.add(` SELECT count(*) FROM u`)
-			n, err := queryInt(ctx, db, q.String(), q.args...)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return casMiss(ctx, db, "paykit_payments", p.ID)
-			}
-			return nil
-		}
-		if err := s.casSQLite(ctx, db, "paykit_payments", p.ID, update, args); err != nil {
-			return err
-		}
-		return s.insertEvents(ctx, db, events)
-	})
 	if err != nil {
 		return fmt.Errorf("bunstore: update payment %s: %w", p.ID, err)
 	}
 	p.Version++
 	return nil
+}
+
+// updateBatch compare-and-sets the payments of jobs, with the events of
+// those that matched, with one PostgreSQL statement, and finishes the
+// jobs: a job whose payment did not match gets ErrConflict or
+// ErrNotFound, as a lone compare-and-set would.
+func (s *Store) updateBatch(ctx context.Context, jobs []*writeJob) {
+	var q query
+	q.add(`WITH v (` + columnNames(paymentCASColumns) + `) AS (VALUES ` + valuesRows(paymentCASColumns, len(jobs), true, true) + `), ` + paymentCAS)
+	var owners []string
+	for _, j := range jobs {
+		q.args = append(q.args, j.args...)
+		for range j.events {
+			owners = append(owners, j.p.ID)
+		}
+	}
+	addEventCTEs(&q, batchEvents(jobs), "u", owners)
+	q.add(` SELECT id FROM u`)
+	var matched []string
+	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		matched = matched[:0]
+		return queryRows(ctx, db, func(r scanner) error {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				return err
+			}
+			matched = append(matched, id)
+			return nil
+		}, q.String(), q.args...)
+	})
+	if err != nil {
+		if len(jobs) > 1 && refusedAsAWhole(err) {
+			writeEach(jobs, s.updateBatch)
+			return
+		}
+		for _, j := range jobs {
+			j.finish(err)
+		}
+		return
+	}
+	for _, j := range jobs {
+		if slices.Contains(matched, j.p.ID) {
+			j.finish(nil)
+			continue
+		}
+		j.finish(s.read(j.ctx, func(ctx context.Context, db bun.IDB) error {
+			return casMiss(ctx, db, "paykit_payments", j.p.ID)
+		}))
+	}
 }
 
 // casSQLite runs a compare-and-set UPDATE and turns "no row" into

@@ -92,7 +92,7 @@ func (s *Store) CreatePayout(ctx context.Context, p *payment.Payout, events []pa
 		if s.pg {
 			var q query
 			q.add(`WITH p AS (`+insert+` RETURNING id)`, args...)
-			addEventCTEs(&q, events, "")
+			addEventCTEs(&q, events, "", nil)
 			q.add(` SELECT count(*) FROM p`)
 			_, err := queryInt(ctx, db, q.String(), q.args...)
 			return err
@@ -128,7 +128,7 @@ func (s *Store) UpdatePayout(ctx context.Context, p *payment.Payout, events []pa
 		if s.pg {
 			var q query
 			q.add(`WITH u AS (`+update+` RETURNING id)`, args...)
-			addEventCTEs(&q, events, "u")
+			addEventCTEs(&q, events, "u", nil)
 			q.add(` SELECT count(*) FROM u`)
 			n, err := queryInt(ctx, db, q.String(), q.args...)
 			if err != nil {

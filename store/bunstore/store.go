@@ -30,6 +30,9 @@ type Store struct {
 	// writer at a time: waiting here is cheaper and fairer than SQLite's
 	// busy loop.
 	wmu *sync.Mutex
+	// creates and updates batch concurrent CreatePayment and
+	// UpdatePayment calls on a PostgreSQL pool; nil otherwise.
+	creates, updates *batcher
 
 	maxAttempts int
 	backoff     time.Duration
@@ -58,6 +61,7 @@ type config struct {
 	maxAttempts int
 	backoff     time.Duration
 	unprepared  bool
+	unbatched   bool
 	hook        func(step string) error
 }
 
@@ -88,6 +92,19 @@ func WithRetryBackoff(d time.Duration) Option {
 // statement on it fails in a way that is not retried (ErrUnavailable).
 func WithoutPreparedStatements() Option {
 	return func(c *config) { c.unprepared = true }
+}
+
+// WithoutBatching writes every CreatePayment and UpdatePayment call with a
+// statement of its own. By default a Store on a PostgreSQL pool writes the
+// calls that arrive while its earlier writes are in flight together, one
+// statement and one commit for them all (group commit): each call still
+// returns only once its own write has committed, and gets its own error.
+// At most two batches of each kind run at once, so a write that waits on a
+// row lock (a host's transaction holding a payment it created or updated)
+// holds up the calls queued behind it until the lock is released; turn
+// batching off if the host keeps such transactions open for long.
+func WithoutBatching() Option {
+	return func(c *config) { c.unbatched = true }
 }
 
 // withTestHook calls fn at named steps inside write transactions ("update",
@@ -137,6 +154,10 @@ func New(db bun.IDB, opts ...Option) (*Store, error) {
 	s.run = db
 	if pool, ok := db.(*bun.DB); ok && s.pg && !cfg.unprepared {
 		s.run = newPreparedDB(pool)
+	}
+	if s.pg && mode == modeDB && !cfg.unbatched {
+		s.creates = &batcher{write: s.createBatch}
+		s.updates = &batcher{write: s.updateBatch}
 	}
 	return s, nil
 }

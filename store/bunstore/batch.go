@@ -1,0 +1,188 @@
+package bunstore
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/paykit/paykit/payment"
+)
+
+// Group commit. On a PostgreSQL pool, concurrent CreatePayment calls are
+// written together, as are concurrent UpdatePayment calls: one statement
+// (one round trip, one executor start-up over the payments, events, inbox
+// and outbox tables, one commit) for all the payments waiting at that
+// moment. That start-up and the commit are most of the server's work for
+// a checkout's writes; the rows themselves are a small part.
+//
+// Nobody waits for a batch to fill. A call that finds fewer than
+// batchesInFlight batches running writes at once, alone; otherwise it
+// queues, and when a batch ends the oldest queued call writes the queue.
+// So at low load every write is its own statement, as without batching,
+// and under load the batches grow with the queue.
+//
+// A batch commits or fails as a whole. A batch that PostgreSQL refused
+// (a constraint of one of its payments: a second live payment for an
+// order, a stored inbox message) is written again one call at a time, so
+// that every call gets its own answer, exactly as if it had run alone. A
+// batch whose outcome is unknown (the connection broke) gives every call
+// that error, as a lone write would. A compare-and-set that did not match
+// fails only its own call.
+
+// batchesInFlight is how many batches of one kind run at once: enough to
+// keep the server's cores busy while a batch is in flight, few enough
+// that the calls arriving meanwhile queue and are written together.
+const batchesInFlight = 2
+
+// maxBatch bounds the calls in one batch, so that a statement's text (one
+// VALUES row per payment, event and notification) stays within the
+// prepared-statement cache's few variants.
+const maxBatch = 16
+
+// writeJob is one CreatePayment or UpdatePayment call waiting in a batcher.
+type writeJob struct {
+	ctx    context.Context
+	p      *payment.Payment
+	args   []any // p's values, for paymentColumns
+	events []payment.Event
+	err    error
+	// done is closed when err is set. lead receives the batch this job is
+	// to write, as its first member.
+	done chan struct{}
+	lead chan []*writeJob
+}
+
+func newWriteJob(ctx context.Context, p *payment.Payment, args []any, events []payment.Event) *writeJob {
+	return &writeJob{ctx: ctx, p: p, args: args, events: events, done: make(chan struct{}), lead: make(chan []*writeJob, 1)}
+}
+
+// finish sets the job's outcome and wakes its caller.
+func (j *writeJob) finish(err error) {
+	j.err = err
+	close(j.done)
+}
+
+// batcher groups concurrent writes of one kind.
+type batcher struct {
+	// write writes jobs, a batch of calls for distinct payments, and
+	// finishes every one of them.
+	write func(ctx context.Context, jobs []*writeJob)
+
+	mu      sync.Mutex
+	queue   []*writeJob
+	running int // batches being written
+}
+
+// do writes j, alone or in a batch, and returns its outcome.
+func (b *batcher) do(j *writeJob) error {
+	b.mu.Lock()
+	if b.running < batchesInFlight {
+		b.running++
+		b.mu.Unlock()
+		b.run([]*writeJob{j})
+		<-j.done
+		return j.err
+	}
+	b.queue = append(b.queue, j)
+	b.mu.Unlock()
+	select {
+	case <-j.done:
+		return j.err
+	case batch := <-j.lead:
+		b.run(batch)
+		<-j.done
+		return j.err
+	case <-j.ctx.Done():
+	}
+	b.mu.Lock()
+	if i := slices.Index(b.queue, j); i >= 0 {
+		// Still queued: nothing was written.
+		b.queue = slices.Delete(b.queue, i, i+1)
+		b.mu.Unlock()
+		return mapError(j.ctx.Err())
+	}
+	b.mu.Unlock()
+	// Taken into a batch: its outcome is the batch's.
+	select {
+	case <-j.done:
+	case batch := <-j.lead:
+		b.run(batch)
+		<-j.done
+	}
+	return j.err
+}
+
+// run writes batch, then hands the queue, if any, to its oldest call.
+func (b *batcher) run(batch []*writeJob) {
+	if len(batch) == 1 {
+		// Alone, the write is the caller's, under its context.
+		b.write(batch[0].ctx, batch)
+	} else {
+		ctx, cancel := batchContext(batch)
+		b.write(ctx, batch)
+		cancel()
+	}
+	b.mu.Lock()
+	next := b.take()
+	if len(next) == 0 {
+		b.running--
+		b.mu.Unlock()
+		return
+	}
+	b.mu.Unlock()
+	next[0].lead <- next
+}
+
+// take removes the next batch from the queue: the oldest calls, one per
+// payment, at most maxBatch. Calls whose context ended are finished with
+// its error, nothing written. The caller holds mu.
+func (b *batcher) take() []*writeJob {
+	var batch []*writeJob
+	rest := b.queue[:0]
+	for _, j := range b.queue {
+		switch {
+		case j.ctx.Err() != nil:
+			j.finish(mapError(j.ctx.Err()))
+		case len(batch) < maxBatch && !slices.ContainsFunc(batch, func(o *writeJob) bool { return o.p.ID == j.p.ID }):
+			batch = append(batch, j)
+		default:
+			rest = append(rest, j)
+		}
+	}
+	clear(b.queue[len(rest):])
+	b.queue = rest
+	return batch
+}
+
+// batchContext returns the context a batch of several calls is written
+// under: not canceled by any one caller (the others' writes are in the
+// same statement), with the latest of their deadlines if they all have one.
+func batchContext(batch []*writeJob) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(batch[0].ctx)
+	var latest time.Time
+	for _, j := range batch {
+		d, ok := j.ctx.Deadline()
+		if !ok {
+			return context.WithCancel(ctx)
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(ctx, latest)
+}
+
+// refusedAsAWhole reports an error with which PostgreSQL rejected a whole
+// statement, such as a constraint violation: nothing of it was written,
+// and its calls can be written again one by one to learn whose it was.
+func refusedAsAWhole(err error) bool {
+	return pgCode(err) != "" && !isServerGone(err)
+}
+
+// writeEach writes the calls of a refused batch one at a time.
+func writeEach(batch []*writeJob, write func(ctx context.Context, jobs []*writeJob)) {
+	for _, j := range batch {
+		write(j.ctx, []*writeJob{j})
+	}
+}

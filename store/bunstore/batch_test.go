@@ -1,0 +1,364 @@
+package bunstore
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/paykit/paykit/payment"
+)
+
+// batchProbe records the size of every batch a batcher writes.
+type batchProbe struct {
+	mu    sync.Mutex
+	sizes []int
+}
+
+func probe(b *batcher) *batchProbe {
+	p := &batchProbe{}
+	write := b.write
+	b.write = func(ctx context.Context, jobs []*writeJob) {
+		p.mu.Lock()
+		p.sizes = append(p.sizes, len(jobs))
+		p.mu.Unlock()
+		write(ctx, jobs)
+	}
+	return p
+}
+
+func (p *batchProbe) largest() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := 0
+	for _, n := range p.sizes {
+		m = max(m, n)
+	}
+	return m
+}
+
+// blocker holds PostgreSQL locks in a transaction of its own, so that the
+// writes that need them wait and keep the batcher's slots busy.
+type blocker struct{ tx bun.Tx }
+
+func block(t *testing.T, db *bun.DB, sql string, args ...any) *blocker {
+	t.Helper()
+	tx, err := db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback() })
+	_, err = tx.ExecContext(t.Context(), sql, args...)
+	require.NoError(t, err)
+	return &blocker{tx: tx}
+}
+
+func (b *blocker) release(t *testing.T) {
+	t.Helper()
+	require.NoError(t, b.tx.Rollback())
+}
+
+func (b *batcher) state() (running, queued int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.running, len(b.queue)
+}
+
+// queueBehindBlocked runs the calls of blocked, which wait on the
+// blocker's locks and take every slot of b, then the calls of queued, and
+// returns once these are all queued. Each call's error is sent on its
+// channel.
+func queueBehindBlocked(t *testing.T, b *batcher, blocked, queued []func() error) []chan error {
+	t.Helper()
+	require.Len(t, blocked, batchesInFlight)
+	var out []chan error
+	start := func(fn func() error) {
+		ch := make(chan error, 1)
+		out = append(out, ch)
+		go func() { ch <- fn() }()
+	}
+	for _, fn := range blocked {
+		start(fn)
+	}
+	require.Eventually(t, func() bool { r, _ := b.state(); return r == batchesInFlight },
+		5*time.Second, time.Millisecond, "the blocked writes take every slot")
+	for _, fn := range queued {
+		start(fn)
+	}
+	require.Eventually(t, func() bool { _, q := b.state(); return q == len(queued) },
+		5*time.Second, time.Millisecond, "the other writes queue")
+	return out
+}
+
+func wait(t *testing.T, chs []chan error) []error {
+	t.Helper()
+	errs := make([]error, len(chs))
+	for i, ch := range chs {
+		select {
+		case errs[i] = <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("call %d did not return", i)
+		}
+	}
+	return errs
+}
+
+// holdOrders inserts, uncommitted, live payments for the orders of ps, so
+// that creating ps waits on the order-holder index.
+func holdOrders(t *testing.T, db *bun.DB, ps ...*payment.Payment) *blocker {
+	t.Helper()
+	tx, err := db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback() })
+	for _, p := range ps {
+		h := *p
+		h.ID = uniq(payment.PrefixPayment)
+		args, err := paymentArgs(&h)
+		require.NoError(t, err)
+		_, err = tx.ExecContext(t.Context(), paymentInsert(1), append(args, true)...)
+		require.NoError(t, err)
+	}
+	return &blocker{tx: tx}
+}
+
+func TestBatchedCreates(t *testing.T) {
+	t.Parallel()
+	db, _ := openPG(t)
+	s := newStore(t, db)
+	pr := probe(s.creates)
+	ctx := t.Context()
+	at := now()
+
+	live := testPayment(at)
+	require.NoError(t, s.CreatePayment(ctx, live, nil))
+	dup := testPayment(at)
+	dup.Provider, dup.OrderID = live.Provider, live.OrderID
+
+	a, b := testPayment(at), testPayment(at)
+	hold := holdOrders(t, db, a, b)
+	create := func(p *payment.Payment) func() error {
+		return func() error {
+			return s.CreatePayment(ctx, p, []payment.Event{testEvent(payment.EventPaymentCreated, p, at)})
+		}
+	}
+	var queued []*payment.Payment
+	var calls []func() error
+	for range 10 {
+		p := testPayment(at)
+		queued = append(queued, p)
+		calls = append(calls, create(p))
+	}
+	chs := queueBehindBlocked(t, s.creates, []func() error{create(a), create(b)}, calls)
+	hold.release(t)
+	errs := wait(t, chs)
+	for i, err := range errs {
+		require.NoError(t, err, "call %d", i)
+	}
+	require.Equal(t, 10, pr.largest(), "the queued creates were written together")
+	for _, p := range append(queued, a, b) {
+		require.Equal(t, int64(1), p.Version)
+		got, err := s.GetPayment(ctx, p.ID)
+		require.NoError(t, err)
+		require.Equal(t, p.OrderID, got.OrderID)
+		require.Equal(t, int64(1), countRows(t, db, "paykit_events", "object_id = ?", p.ID))
+		require.Equal(t, int64(1), countRows(t, db, "paykit_outbox", "stream = ?", p.ID))
+	}
+	// Each message is newer than its event, in the order the batch listed
+	// them.
+	require.Zero(t, countRows(t, db, "paykit_outbox o JOIN paykit_events e ON e.id = o.event_id",
+		"o.seq <= e.seq AND e.object_id IN (?, ?)", queued[0].ID, queued[9].ID))
+
+	t.Run("a refused batch is written again call by call", func(t *testing.T) {
+		pr.mu.Lock()
+		pr.sizes = nil
+		pr.mu.Unlock()
+		a, b := testPayment(at), testPayment(at)
+		hold := holdOrders(t, db, a, b)
+		queued := []*payment.Payment{testPayment(at), dup, testPayment(at)}
+		calls := []func() error{create(queued[0]), create(queued[1]), create(queued[2])}
+		chs := queueBehindBlocked(t, s.creates, []func() error{create(a), create(b)}, calls)
+		hold.release(t)
+		errs := wait(t, chs)
+		require.NoError(t, errs[0])
+		require.NoError(t, errs[1])
+		require.NoError(t, errs[2])
+		require.ErrorIs(t, errs[3], payment.ErrAlreadyExists, "only the second live payment of an order fails")
+		require.NoError(t, errs[4])
+		require.Equal(t, 3, pr.largest())
+		_, err := s.GetPayment(ctx, dup.ID)
+		require.ErrorIs(t, err, payment.ErrNotFound)
+		require.Zero(t, countRows(t, db, "paykit_events", "object_id = ?", dup.ID), "nothing of it is written")
+		for _, p := range []*payment.Payment{a, b, queued[0], queued[2]} {
+			require.Equal(t, int64(1), countRows(t, db, "paykit_events", "object_id = ?", p.ID))
+		}
+	})
+
+	t.Run("a queued call whose context ends writes nothing", func(t *testing.T) {
+		a, b := testPayment(at), testPayment(at)
+		hold := holdOrders(t, db, a, b)
+		gone := testPayment(at)
+		cctx, cancel := context.WithCancel(ctx)
+		chs := queueBehindBlocked(t, s.creates, []func() error{create(a), create(b)}, []func() error{
+			func() error { return s.CreatePayment(cctx, gone, nil) },
+		})
+		cancel()
+		require.ErrorIs(t, wait(t, chs[2:])[0], context.Canceled)
+		hold.release(t)
+		require.NoError(t, wait(t, chs[:2])[0])
+		_, err := s.GetPayment(ctx, gone.ID)
+		require.ErrorIs(t, err, payment.ErrNotFound)
+	})
+}
+
+func TestBatchedUpdates(t *testing.T) {
+	t.Parallel()
+	db, _ := openPG(t)
+	s := newStore(t, db)
+	pr := probe(s.updates)
+	ctx := t.Context()
+	at := now()
+
+	stored := func() *payment.Payment {
+		p := testPayment(at)
+		require.NoError(t, s.CreatePayment(ctx, p, nil))
+		return p
+	}
+	// update compare-and-sets a copy of p (as read at version) to
+	// succeeded, with one event, carrying msg if not nil.
+	update := func(p *payment.Payment, version int64, msg *payment.InboxMessage) (func() error, *payment.Payment, *payment.Event) {
+		c := *p
+		c.Version = version
+		c.Status = payment.StatusSucceeded
+		c.ProviderReference = uniq("ref_")
+		c.AmountCaptured = c.Amount
+		e := testEvent(payment.EventPaymentSucceeded, &c, at)
+		e.Inbox = msg
+		return func() error { return s.UpdatePayment(ctx, &c, []payment.Event{e}) }, &c, &e
+	}
+	inbox := func(key string) *payment.InboxMessage {
+		processed := at
+		return &payment.InboxMessage{
+			Provider: "sandbox", EventKey: key, Status: payment.InboxProcessed,
+			Payload: []byte(`{}`), ReceivedAt: at, ProcessedAt: &processed,
+		}
+	}
+
+	x, y := stored(), stored()
+	hold := block(t, db, `SELECT id FROM paykit_payments WHERE id IN (?, ?) FOR UPDATE`, x.ID, y.ID)
+	ux, _, _ := update(x, 1, nil)
+	uy, _, _ := update(y, 1, nil)
+
+	var calls []func() error
+	var updated []*payment.Payment
+	var events []*payment.Event
+	for i := range 6 {
+		var msg *payment.InboxMessage
+		if i%2 == 0 {
+			msg = inbox(uniq("evt_"))
+		}
+		fn, c, e := update(stored(), 1, msg)
+		calls, updated, events = append(calls, fn), append(updated, c), append(events, e)
+	}
+	stale := stored()
+	uStale, _, staleEvent := update(stale, 7, nil)
+	missing := testPayment(at)
+	uMissing, _, _ := update(missing, 1, nil)
+	// A second update of the first queued payment, at the same version: one
+	// batch holds one call per payment, so the two are written one after
+	// the other, and whichever queued second misses.
+	again, againCopy, againEvent := update(updated[0], 1, nil)
+	calls = append(calls, uStale, uMissing, again)
+
+	chs := queueBehindBlocked(t, s.updates, []func() error{ux, uy}, calls)
+	hold.release(t)
+	errs := wait(t, chs)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	for i := 1; i < 6; i++ {
+		require.NoError(t, errs[2+i], "call %d", 2+i)
+	}
+	require.ErrorIs(t, errs[8], payment.ErrConflict, "a stale version fails only its own call")
+	require.ErrorIs(t, errs[9], payment.ErrNotFound)
+	if errs[2] != nil {
+		// The repeated call was queued first and won.
+		require.ErrorIs(t, errs[2], payment.ErrConflict)
+		require.NoError(t, errs[10])
+		updated[0], events[0], againCopy, againEvent = againCopy, againEvent, updated[0], events[0]
+	} else {
+		require.ErrorIs(t, errs[10], payment.ErrConflict)
+	}
+	require.Equal(t, 8, pr.largest(), "one batch for the distinct payments; the repeated one goes in the next")
+
+	for i, c := range updated {
+		got, err := s.GetPayment(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusSucceeded, got.Status)
+		require.Equal(t, c.ProviderReference, got.ProviderReference)
+		require.Equal(t, int64(2), got.Version)
+		require.Equal(t, int64(2), c.Version, "the caller's copy is bumped")
+		require.Equal(t, int64(1), countRows(t, db, "paykit_events", "id = ?", events[i].ID))
+		require.Equal(t, int64(1), countRows(t, db, "paykit_outbox", "event_id = ?", events[i].ID))
+		if m := events[i].Inbox; m != nil {
+			got, err := s.GetInbox(ctx, m.Provider, m.EventKey)
+			require.NoError(t, err)
+			require.Equal(t, payment.InboxProcessed, got.Status)
+		}
+	}
+	require.Equal(t, int64(1), againCopy.Version, "the loser's copy is not bumped")
+	for _, e := range []*payment.Event{staleEvent, againEvent} {
+		require.Zero(t, countRows(t, db, "paykit_events", "id = ?", e.ID), "a missed compare-and-set writes no event")
+		require.Zero(t, countRows(t, db, "paykit_outbox", "event_id = ?", e.ID))
+	}
+	if m := againEvent.Inbox; m != nil {
+		_, err := s.GetInbox(ctx, m.Provider, m.EventKey)
+		require.ErrorIs(t, err, payment.ErrNotFound, "nor its inbox message")
+	}
+	got, err := s.GetPayment(ctx, stale.ID)
+	require.NoError(t, err)
+	require.Equal(t, payment.StatusPending, got.Status)
+
+	t.Run("a stored inbox message refuses the batch, and only its call fails", func(t *testing.T) {
+		known := inbox(uniq("evt_"))
+		_, _, err := s.RecordInbox(ctx, known)
+		require.NoError(t, err)
+		x, y := stored(), stored()
+		hold := block(t, db, `SELECT id FROM paykit_payments WHERE id IN (?, ?) FOR UPDATE`, x.ID, y.ID)
+		ux, _, _ := update(x, 1, nil)
+		uy, _, _ := update(y, 1, nil)
+		first, c1, e1 := update(stored(), 1, inbox(uniq("evt_")))
+		dupCall, c2, e2 := update(stored(), 1, known)
+		last, c3, e3 := update(stored(), 1, nil)
+		chs := queueBehindBlocked(t, s.updates, []func() error{ux, uy}, []func() error{first, dupCall, last})
+		hold.release(t)
+		errs := wait(t, chs)
+		require.NoError(t, errs[2])
+		require.ErrorIs(t, errs[3], payment.ErrAlreadyExists)
+		require.NoError(t, errs[4])
+		for _, c := range []*payment.Payment{c1, c3} {
+			got, err := s.GetPayment(ctx, c.ID)
+			require.NoError(t, err)
+			require.Equal(t, payment.StatusSucceeded, got.Status)
+		}
+		got, err := s.GetPayment(ctx, c2.ID)
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusPending, got.Status, "nothing of the refused call is written")
+		require.Zero(t, countRows(t, db, "paykit_events", "id = ?", e2.ID))
+		require.Equal(t, int64(2), countRows(t, db, "paykit_events", "id IN (?, ?)", e1.ID, e3.ID))
+	})
+}
+
+func TestWithoutBatching(t *testing.T) {
+	t.Parallel()
+	db, _ := openPG(t)
+	s := newStore(t, db, WithoutBatching())
+	require.Nil(t, s.creates)
+	require.Nil(t, s.updates)
+	require.NotNil(t, newStore(t, db).creates, "a PostgreSQL pool batches by default")
+	require.Nil(t, newStore(t, openSQLite(t)).creates, "SQLite does not")
+	p := testPayment(now())
+	require.NoError(t, s.CreatePayment(t.Context(), p, nil))
+	p.Status = payment.StatusProcessing
+	require.NoError(t, s.UpdatePayment(t.Context(), p, nil))
+	require.Equal(t, int64(2), p.Version)
+}
