@@ -149,8 +149,10 @@ type Store interface {
 	// RedeliverOutbox makes every failed message whose Event.ID is eventID
 	// pending again, due at now with Attempts reset, and returns how many.
 	RedeliverOutbox(ctx context.Context, eventID string, now time.Time) (int, error)
-	// AckOutbox marks delivered at now each message of ids that owner
-	// still holds, in one atomic step, and returns how many it marked. A
+	// AckOutbox records as delivered at now each message of ids that owner
+	// still holds, in one atomic step, and returns how many it recorded. A
+	// delivered message is done: it is never claimed, listed or redelivered
+	// again, so a store may delete it (memstore and bunstore do). A
 	// message owner no longer holds (its lease ended and another claimer
 	// took it, or it is already delivered or failed) or that does not exist
 	// is left as it is and not counted.
@@ -257,7 +259,8 @@ type OutboxMessage struct {
 	LeaseUntil time.Time
 	// LastError is the last delivery error.
 	LastError string
-	// DeliveredAt is set once delivered.
+	// DeliveredAt is set once delivered, by a store that keeps delivered
+	// messages.
 	DeliveredAt *time.Time
 	// FailedAt is set when delivery was given up (until redelivered).
 	FailedAt *time.Time

@@ -108,7 +108,10 @@
 // several instances share one database without waiting for each other and
 // without handing one message or payment to two claimers; ClaimOutbox
 // only hands out the oldest pending (neither delivered nor failed) message
-// of each destination and stream. An event's outbox messages take seqs
+// of each destination and stream. AckOutbox deletes the messages it
+// acknowledges, so the outbox holds the backlog and the failed messages
+// only (rows that earlier versions marked delivered_at stay until a host
+// deletes them). An event's outbox messages take seqs
 // from the events' counter (the identity sequence on PostgreSQL, the
 // AUTOINCREMENT counter on SQLite) after their events', in the order of
 // the events and of each event's destinations; the events of one payment

@@ -276,9 +276,10 @@ func TestMigrateOutboxDestinations(t *testing.T) {
 		msgs, err := s.ClaimOutbox(ctx, "o", at, time.Minute, 10)
 		require.NoError(t, err)
 		require.Equal(t, []string{evs[0].ID + "/subscribers", evs[0].ID + "/endpoint:e"}, []string{msgs[0].ID, msgs[1].ID})
-		n, err := s.AckOutbox(ctx, "o", []string{msgs[0].ID}, at)
+		// A message delivered before acknowledgements deleted them: kept,
+		// with delivered_at.
+		_, err = db.ExecContext(ctx, `UPDATE paykit_outbox SET delivered_at = ? WHERE id = ?`, ts(at), msgs[0].ID)
 		require.NoError(t, err)
-		require.Equal(t, 1, n)
 		msgs, err = s.ClaimOutbox(ctx, "o", at, time.Minute, 10)
 		require.NoError(t, err)
 		require.Len(t, msgs, 1)
@@ -450,4 +451,31 @@ func TestOpenPostgresKeepsItsConnections(t *testing.T) {
 	require.Equal(t, MaxPostgresConns, st.OpenConnections, "the burst used every connection")
 	require.Equal(t, MaxPostgresConns, st.Idle, "and they stay open for the next one")
 	require.Zero(t, st.MaxIdleClosed)
+}
+
+// A delivered message is deleted: the outbox holds only its backlog.
+func TestAckDeletesDeliveredMessages(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, db *bun.DB) {
+		ctx := t.Context()
+		s := newStore(t, db)
+		at := now()
+		p := testPayment(at)
+		ev := testEvent(payment.EventPaymentCreated, p, at)
+		require.NoError(t, s.CreatePayment(ctx, p, []payment.Event{ev}))
+		msgs, err := s.ClaimOutbox(ctx, "o", at, time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		n, err := s.AckOutbox(ctx, "other", []string{msgs[0].ID}, at)
+		require.NoError(t, err)
+		require.Zero(t, n, "only the lease holder acknowledges")
+		n, err = s.AckOutbox(ctx, "o", []string{msgs[0].ID}, at)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Zero(t, countRows(t, db, "paykit_outbox", "event_id = ?", ev.ID))
+		require.Equal(t, int64(1), countRows(t, db, "paykit_events", "id = ?", ev.ID), "the event stays")
+		n, err = s.AckOutbox(ctx, "o", []string{msgs[0].ID}, at)
+		require.NoError(t, err)
+		require.Zero(t, n)
+	})
 }
