@@ -22,12 +22,16 @@ const pending = `o.delivered_at IS NULL AND o.failed_at IS NULL`
 
 // claimable is the condition for an outbox message o to be claimed at the
 // first argument (given twice): pending, due, not leased, and the oldest
-// pending message of its destination and stream.
+// pending message of its destination and stream. The oldest is found with
+// a min() subquery, one descent of the queue index per candidate: written
+// as NOT EXISTS (an older pending message), PostgreSQL planned an anti
+// join that scanned every pending message for each candidate while the
+// table had no statistics yet, which under load it often has not.
 const claimable = pending + ` AND o.next_attempt_at <= ?
 	AND (o.lease_until IS NULL OR o.lease_until <= ?)
-	AND NOT EXISTS (SELECT 1 FROM paykit_outbox older
+	AND o.seq = (SELECT min(older.seq) FROM paykit_outbox older
 		WHERE older.destination = o.destination AND older.stream = o.stream
-		AND older.delivered_at IS NULL AND older.failed_at IS NULL AND older.seq < o.seq)`
+		AND older.delivered_at IS NULL AND older.failed_at IS NULL)`
 
 func scanOutbox(r scanner) (*payment.OutboxMessage, error) {
 	var (
