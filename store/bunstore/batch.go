@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -113,16 +114,36 @@ func (b *batcher) do(j *writeJob) error {
 	return j.err
 }
 
-// run writes batch, then hands the queue, if any, to its oldest call.
+// run writes batch, then hands the queue, if any, to its oldest call. If
+// the write panics, the batch's calls that were not finished get an error
+// and the queue is still handed on, so that one panic does not stop every
+// later write; the panic goes on up the caller's stack.
 func (b *batcher) run(batch []*writeJob) {
+	defer b.handOff()
+	defer func() {
+		if r := recover(); r != nil {
+			for _, j := range batch {
+				select {
+				case <-j.done:
+				default:
+					j.finish(fmt.Errorf("bunstore: the write of a batch of %d panicked: %w", len(batch), payment.ErrUnavailable))
+				}
+			}
+			panic(r)
+		}
+	}()
 	if len(batch) == 1 {
 		// Alone, the write is the caller's, under its context.
 		b.write(batch[0].ctx, batch)
-	} else {
-		ctx, cancel := batchContext(batch)
-		b.write(ctx, batch)
-		cancel()
+		return
 	}
+	ctx, cancel := batchContext(batch)
+	defer cancel()
+	b.write(ctx, batch)
+}
+
+// handOff gives the next batch to its oldest call, or frees the slot.
+func (b *batcher) handOff() {
 	b.mu.Lock()
 	next := b.take()
 	if len(next) == 0 {

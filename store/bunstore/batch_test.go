@@ -2,7 +2,10 @@ package bunstore
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,4 +364,58 @@ func TestWithoutBatching(t *testing.T) {
 	p.Status = payment.StatusProcessing
 	require.NoError(t, s.UpdatePayment(t.Context(), p, nil))
 	require.Equal(t, int64(2), p.Version)
+}
+
+// A write that panics fails the calls of its batch that it did not
+// finish, and the queue goes on: later writes are not stuck behind it.
+func TestBatchPanicDoesNotStopTheQueue(t *testing.T) {
+	t.Parallel()
+	db, _ := openPG(t)
+	s := newStore(t, db)
+	ctx := t.Context()
+	at := now()
+	write := s.creates.write
+	var panics atomic.Int32
+	s.creates.write = func(ctx context.Context, jobs []*writeJob) {
+		if len(jobs) > 1 && panics.Add(1) == 1 {
+			panic("boom")
+		}
+		write(ctx, jobs)
+	}
+	create := func(p *payment.Payment) func() error {
+		return func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panicked: %v", r)
+				}
+			}()
+			return s.CreatePayment(ctx, p, nil)
+		}
+	}
+	a, b := testPayment(at), testPayment(at)
+	hold := holdOrders(t, db, a, b)
+	queued := []*payment.Payment{testPayment(at), testPayment(at), testPayment(at)}
+	chs := queueBehindBlocked(t, s.creates, []func() error{create(a), create(b)},
+		[]func() error{create(queued[0]), create(queued[1]), create(queued[2])})
+	hold.release(t)
+	errs := wait(t, chs)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	panicked, failed := 0, 0
+	for _, err := range errs[2:] {
+		require.Error(t, err)
+		if strings.HasPrefix(err.Error(), "panicked") {
+			panicked++
+		} else {
+			require.ErrorIs(t, err, payment.ErrUnavailable)
+			failed++
+		}
+	}
+	require.Equal(t, 1, panicked, "the panic goes up the stack of the call that wrote the batch")
+	require.Equal(t, 2, failed)
+	running, queuedNow := s.creates.state()
+	require.Zero(t, running, "the slot was freed")
+	require.Zero(t, queuedNow)
+	p := testPayment(at)
+	require.NoError(t, s.CreatePayment(ctx, p, nil), "later writes go through")
 }
