@@ -82,29 +82,31 @@ func (b *batcher) do(j *writeJob) error {
 		b.running++
 		b.mu.Unlock()
 		b.run([]*writeJob{j})
-		<-j.done
-		return j.err
+		return j.err // run finished j
 	}
 	b.queue = append(b.queue, j)
 	b.mu.Unlock()
 	select {
+	case <-j.ctx.Done():
+		b.mu.Lock()
+		if i := slices.Index(b.queue, j); i >= 0 {
+			// Still queued: nothing was written.
+			b.queue = slices.Delete(b.queue, i, i+1)
+			b.mu.Unlock()
+			return mapError(j.ctx.Err())
+		}
+		b.mu.Unlock()
+		// Taken into a batch: its outcome is the batch's.
 	case <-j.done:
-		return j.err
 	case batch := <-j.lead:
 		b.run(batch)
-		<-j.done
-		return j.err
-	case <-j.ctx.Done():
 	}
-	b.mu.Lock()
-	if i := slices.Index(b.queue, j); i >= 0 {
-		// Still queued: nothing was written.
-		b.queue = slices.Delete(b.queue, i, i+1)
-		b.mu.Unlock()
-		return mapError(j.ctx.Err())
-	}
-	b.mu.Unlock()
-	// Taken into a batch: its outcome is the batch's.
+	return b.await(j)
+}
+
+// await returns j's outcome once it is finished, writing the batch j is
+// handed to lead meanwhile, if any.
+func (b *batcher) await(j *writeJob) error {
 	select {
 	case <-j.done:
 	case batch := <-j.lead:

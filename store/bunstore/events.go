@@ -88,11 +88,9 @@ func (q *query) String() string { return q.b.String() }
 
 // addEventCTEs appends to a PostgreSQL WITH clause the CTEs that insert
 // events, the Inbox messages they carry and their outbox rows. When guard
-// names a CTE, the events and messages are inserted only if it matched:
-// without owners, if it returned a row (the compare-and-set of one
-// object); with owners (the id each event belongs to, by index), the
-// events and messages of the ids it returned (a batch of compare-and-sets,
-// each returning its id).
+// names a CTE, owners gives the id each event belongs to (by index), and
+// the events, with the messages they carry, are inserted only for the ids
+// the guard returned: the compare-and-sets that matched.
 // The outbox rows are selected from the events' RETURNING, so the database
 // runs the three writes in order, in one statement.
 func addEventCTEs(q *query, events []payment.Event, guard string, owners []string) {
@@ -104,10 +102,6 @@ func addEventCTEs(q *query, events []payment.Event, guard string, owners []strin
 	case guard == "":
 		q.add(`, e AS (INSERT INTO paykit_events (`+cols+`) VALUES `+
 			valuesRows(eventColumns, len(events), true, false), eventArgs(events)...)
-	case owners == nil:
-		q.add(`, e AS (INSERT INTO paykit_events (`+cols+`) SELECT v.* FROM (VALUES `+
-			valuesRows(eventColumns, len(events), true, true)+`) AS v WHERE EXISTS (SELECT 1 FROM `+guard+`)`,
-			eventArgs(events)...)
 	default:
 		q.add(`, e AS (INSERT INTO paykit_events (`+cols+`) SELECT `+qualified("v", eventColumns)+` FROM (VALUES `+
 			valuesRows(owned(eventColumns), len(events), true, true)+`) AS v (owner, `+cols+`)`+ownedBy(guard),
@@ -121,9 +115,6 @@ func addEventCTEs(q *query, events []payment.Event, guard string, owners []strin
 		case guard == "":
 			q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) VALUES `+
 				valuesRows(inboxTypes, n, true, false)+`)`, args...)
-		case owners == nil:
-			q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) SELECT v.* FROM (VALUES `+
-				valuesRows(inboxTypes, n, true, true)+`) AS v WHERE EXISTS (SELECT 1 FROM `+guard+`))`, args...)
 		default:
 			q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) SELECT `+qualified("v", inboxTypes)+` FROM (VALUES `+
 				valuesRows(owned(inboxTypes), n, true, true)+`) AS v (owner, `+inboxColumns+`)`+ownedBy(guard)+`)`,
@@ -135,6 +126,15 @@ func addEventCTEs(q *query, events []payment.Event, guard string, owners []strin
 		// expressions after ORDER BY), so the seqs follow ord.
 		q.add(`, d (event_id, destination, ord) AS (VALUES `+valuesTriples(n)+`), o AS (`+outboxInsert("e", pgNextSeq)+`)`, args...)
 	}
+}
+
+// sameOwner returns owners for addEventCTEs when every event belongs to id.
+func sameOwner(id string, events []payment.Event) []string {
+	owners := make([]string, len(events))
+	for i := range owners {
+		owners[i] = id
+	}
+	return owners
 }
 
 // owned returns cols after an owner column, the id of the object the row

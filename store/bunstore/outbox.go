@@ -136,8 +136,8 @@ func (s *Store) AckOutbox(ctx context.Context, owner string, ids []string, _ tim
 	}
 	var n int64
 	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
-		res, err := db.ExecContext(ctx, `DELETE FROM paykit_outbox
-			WHERE lease_owner = ? AND delivered_at IS NULL AND failed_at IS NULL AND id IN (`+inList(len(ids))+`)`, args...)
+		res, err := db.ExecContext(ctx, `DELETE FROM paykit_outbox AS o
+			WHERE o.lease_owner = ? AND `+pending+` AND o.id IN (`+inList(len(ids))+`)`, args...)
 		if err != nil {
 			return err
 		}

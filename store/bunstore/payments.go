@@ -221,7 +221,8 @@ func (s *Store) batched(b *batcher, j *writeJob, write func(ctx context.Context,
 }
 
 // paymentUpdate returns the UPDATE that compare-and-sets p and its
-// arguments (SQLite). It changes every column but id, bumps version, and
+// arguments, for SQLite and for the refund statements (which add to its
+// WHERE); UpdatePayment on PostgreSQL uses paymentCAS. It changes every column but id, bumps version, and
 // clears holds_order for good once the payment fails, is canceled or
 // expires.
 func paymentUpdate(p *payment.Payment) (string, []any, error) {

@@ -128,7 +128,7 @@ func (s *Store) UpdatePayout(ctx context.Context, p *payment.Payout, events []pa
 		if s.pg {
 			var q query
 			q.add(`WITH u AS (`+update+` RETURNING id)`, args...)
-			addEventCTEs(&q, events, "u", nil)
+			addEventCTEs(&q, events, "u", sameOwner(p.ID, events))
 			q.add(` SELECT count(*) FROM u`)
 			n, err := queryInt(ctx, db, q.String(), q.args...)
 			if err != nil {

@@ -75,8 +75,8 @@ func (s *Store) CreateRefund(ctx context.Context, r *payment.Refund, p *payment.
 			var q query
 			q.add(`WITH u AS (`+update+` RETURNING id)`, pargs...)
 			q.add(`, r AS (INSERT INTO paykit_refunds (`+cols+`) SELECT v.* FROM u, (VALUES `+
-				placeholders(refundColumns, true, true)+`) AS v RETURNING 1)`, rargs...)
-			addEventCTEs(&q, events, "r", nil)
+				placeholders(refundColumns, true, true)+`) AS v RETURNING id)`, rargs...)
+			addEventCTEs(&q, events, "r", sameOwner(r.ID, events))
 			q.add(` SELECT count(*) FROM u`)
 			n, err := queryInt(ctx, db, q.String(), q.args...)
 			if err != nil {
@@ -129,8 +129,8 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payment.Refund, p *payment.
 			q.add(`WITH u AS (`+update+` AND EXISTS (SELECT 1 FROM paykit_refunds
 				WHERE paykit_refunds.id = ?) RETURNING id)`, append(pargs, r.ID)...)
 			q.add(`, r AS (UPDATE paykit_refunds SET `+set+` FROM u WHERE paykit_refunds.id = ?
-				RETURNING 1)`, rargs...)
-			addEventCTEs(&q, events, "r", nil)
+				RETURNING paykit_refunds.id)`, rargs...)
+			addEventCTEs(&q, events, "r", sameOwner(r.ID, events))
 			q.add(` SELECT count(*) FROM u`)
 			n, err := queryInt(ctx, db, q.String(), q.args...)
 			if err != nil {
