@@ -98,11 +98,10 @@ func addEventCTEs(q *query, events []payment.Event, guard string, owners []strin
 		return
 	}
 	cols := columnNames(eventColumns)
-	switch {
-	case guard == "":
+	if guard == "" {
 		q.add(`, e AS (INSERT INTO paykit_events (`+cols+`) VALUES `+
 			valuesRows(eventColumns, len(events), true, false), eventArgs(events)...)
-	default:
+	} else {
 		q.add(`, e AS (INSERT INTO paykit_events (`+cols+`) SELECT `+qualified("v", eventColumns)+` FROM (VALUES `+
 			valuesRows(owned(eventColumns), len(events), true, true)+`) AS v (owner, `+cols+`)`+ownedBy(guard),
 			withOwners(owners, len(eventColumns), eventArgs(events))...)
@@ -111,11 +110,10 @@ func addEventCTEs(q *query, events []payment.Event, guard string, owners []strin
 	if args, n := carriedInbox(events); n > 0 {
 		// A plain INSERT: a message stored already fails the statement
 		// (unique_violation), so nothing of it is written.
-		switch {
-		case guard == "":
+		if guard == "" {
 			q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) VALUES `+
 				valuesRows(inboxTypes, n, true, false)+`)`, args...)
-		default:
+		} else {
 			q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) SELECT `+qualified("v", inboxTypes)+` FROM (VALUES `+
 				valuesRows(owned(inboxTypes), n, true, true)+`) AS v (owner, `+inboxColumns+`)`+ownedBy(guard)+`)`,
 				withOwners(carrierOwners(events, owners), len(inboxTypes), args)...)
