@@ -482,6 +482,26 @@ type Event struct {
 	// Store inserts it with the event, atomically (see Store), and does not
 	// keep it on the event: events read back have none.
 	Inbox *InboxMessage `json:"-"`
+	// Lease, when the Service sets it, asks the Store to write the event's
+	// outbox message for Lease.Destination already leased, so that the
+	// Service can deliver it right after the write without claiming it
+	// (see Store). The Store reports in Lease.Granted whether it did, and
+	// does not keep the request: events read back have none.
+	Lease *OutboxLease `json:"-"`
+}
+
+// OutboxLease asks a Store to write an event's outbox message for
+// Destination leased to Owner until Until (see Store), and carries the
+// answer back in Granted.
+type OutboxLease struct {
+	// Destination is the message's destination.
+	Destination string
+	// Owner is who holds the lease.
+	Owner string
+	// Until is when the lease ends.
+	Until time.Time
+	// Granted is set by the Store when the message was written leased.
+	Granted bool
 }
 
 // Stream returns the key events are ordered by for notification: the

@@ -26,7 +26,18 @@ import (
 // when a message with its Provider and EventKey is stored already, the call
 // fails with ErrAlreadyExists and writes nothing (a compare-and-set that
 // misses is ErrConflict or ErrNotFound first). This is how a webhook's
-// event is applied and recorded as processed with one write. Every method
+// event is applied and recorded as processed with one write. An event with
+// a Lease has its message for Lease.Destination (if it has one) written
+// leased to Lease.Owner until Lease.Until, and Lease.Granted set, when
+// every pending message of that Destination and Stream stored before it
+// (by an earlier call, or for an earlier event of the same call) is leased
+// to Lease.Owner; otherwise the message is written as any other, and
+// Granted stays false. A Store may also ignore Lease in any method (and an
+// older Store knows nothing of it): granting saves a claim, and a message
+// written as any other is still delivered. This is how the Service delivers a new
+// message itself right after the write, in order, without claiming it: a
+// stream that another claimer holds, or that waits for a retry, keeps its
+// order through ClaimOutbox. Every method
 // is atomic: it applies all of its writes or none. Implementations must be
 // safe for concurrent use.
 //

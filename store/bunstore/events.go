@@ -42,32 +42,96 @@ func eventArgs(events []payment.Event) []any {
 	return args
 }
 
-// deliveries returns the (event id, destination, ord) rows of events'
-// outbox messages, ord counting them in order (by event, then by
-// destination), flattened for a VALUES list, and how many there are.
-func deliveries(events []payment.Event) ([]any, int) {
-	var args []any
-	n := 0
+// deliveryColumns are the columns of the VALUES list d of a write's outbox
+// messages: the event, the destination, the message's place in the write,
+// and the lease it asks for (” and NULL for none).
+var deliveryColumns = []column{
+	{"event_id", "text"},
+	{"destination", "text"},
+	{"ord", "integer"},
+	{"lease_owner", "text"},
+	{"lease_until", "timestamptz"},
+}
+
+// deliveries returns the rows of events' outbox messages for the VALUES
+// list d (deliveryColumns), ord counting them in order (by event, then by
+// destination), flattened, and how many there are. With leases, a message
+// asks for the lease of its event's Lease (see payment.Event.Lease) when
+// every earlier message of its destination and stream in events asked for
+// the same: the database checks only what was stored before the statement.
+func deliveries(events []payment.Event, leases bool) ([]any, int) {
+	var (
+		args  []any
+		n     int
+		first map[[2]string]string // (destination, stream) -> the owner its first message asked for
+	)
 	for i := range events {
-		for _, d := range events[i].Destinations {
-			args = append(args, events[i].ID, d, n)
+		e := &events[i]
+		for _, d := range e.Destinations {
+			owner, until := "", any(nil)
+			if l := e.Lease; leases && l != nil && l.Destination == d {
+				owner, until = l.Owner, ts(l.Until)
+			}
+			if leases {
+				if first == nil {
+					first = map[[2]string]string{}
+				}
+				k := [2]string{d, e.Stream()}
+				if prev, seen := first[k]; !seen {
+					first[k] = owner
+				} else if prev != owner {
+					first[k], owner, until = "", "", nil
+				}
+			}
+			args = append(args, e.ID, d, n, owner, until)
 			n++
 		}
 	}
 	return args, n
 }
 
+// outboxHeld is the condition that the new message of a row of d (about the
+// event e) is written leased: it asks for a lease, and its owner holds
+// every pending message of its destination and stream.
+const outboxHeld = `d.lease_owner <> '' AND NOT EXISTS (SELECT 1 FROM paykit_outbox older
+	WHERE older.destination = d.destination AND older.stream = ` + outboxStream + `
+	AND older.delivered_at IS NULL AND older.failed_at IS NULL AND older.lease_owner <> d.lease_owner)`
+
 // outboxInsert returns the INSERT of the outbox messages of the events in
 // events (a table or CTE named e), one per row of the VALUES list d
-// (event_id, destination, ord). Each message takes a seq of its own, seq,
-// an SQL expression evaluated after the rows are sorted by ord: taken from
-// the events' counter after the events' seqs, the messages are newer than
-// their events and every stored message, in the order of the events and of
-// each event's destinations.
+// (deliveryColumns), returning each message's event id and lease owner.
+// Each message takes a seq of its own, seq, an SQL expression evaluated
+// after the rows are sorted by ord: taken from the events' counter after the
+// events' seqs, the messages are newer than their events and every stored
+// message, in the order of the events and of each event's destinations.
 func outboxInsert(events, seq string) string {
-	return `INSERT INTO paykit_outbox (id, event_id, destination, seq, stream, next_attempt_at)
-		SELECT e.id || '/' || d.destination, e.id, d.destination, ` + seq + `, ` + outboxStream + `, e.created_at
-		FROM d JOIN ` + events + ` ON e.id = d.event_id ORDER BY d.ord`
+	return `INSERT INTO paykit_outbox (id, event_id, destination, seq, stream, next_attempt_at, lease_owner, lease_until)
+		SELECT e.id || '/' || d.destination, e.id, d.destination, ` + seq + `, ` + outboxStream + `, e.created_at,
+			CASE WHEN ` + outboxHeld + ` THEN d.lease_owner ELSE '' END,
+			CASE WHEN ` + outboxHeld + ` THEN d.lease_until END
+		FROM d JOIN ` + events + ` ON e.id = d.event_id ORDER BY d.ord RETURNING event_id, lease_owner`
+}
+
+// ungrant clears Lease.Granted on events, before a write reports it.
+func ungrant(events []payment.Event) {
+	for i := range events {
+		if l := events[i].Lease; l != nil {
+			l.Granted = false
+		}
+	}
+}
+
+// grant sets Lease.Granted on the events whose message was written leased:
+// rows of (event id, lease owner) from outboxInsert's RETURNING.
+func grant(events []payment.Event, id, owner string) {
+	if owner == "" {
+		return
+	}
+	for i := range events {
+		if l := events[i].Lease; l != nil && events[i].ID == id && l.Owner == owner {
+			l.Granted = true
+		}
+	}
 }
 
 // pgNextSeq takes the next value of the events' identity sequence.
@@ -87,15 +151,18 @@ func (q *query) add(sql string, args ...any) {
 func (q *query) String() string { return q.b.String() }
 
 // addEventCTEs appends to a PostgreSQL WITH clause the CTEs that insert
-// events, the Inbox messages they carry and their outbox rows. When guard
+// events, the Inbox messages they carry and their outbox rows (the CTE o,
+// returning outboxInsert's rows), and reports whether it added o. With
+// leases, the outbox rows are written leased as their events ask (see
+// deliveries); the statement then reads o to report it. When guard
 // names a CTE, owners gives the id each event belongs to (by index), and
 // the events, with the messages they carry, are inserted only for the ids
 // the guard returned: the compare-and-sets that matched.
 // The outbox rows are selected from the events' RETURNING, so the database
 // runs the three writes in order, in one statement.
-func addEventCTEs(q *query, events []payment.Event, guard string, owners []string) {
+func addEventCTEs(q *query, events []payment.Event, guard string, owners []string, leases bool) (outbox bool) {
 	if len(events) == 0 {
-		return
+		return false
 	}
 	cols := columnNames(eventColumns)
 	if guard == "" {
@@ -119,12 +186,20 @@ func addEventCTEs(q *query, events []payment.Event, guard string, owners []strin
 				withOwners(carrierOwners(events, owners), len(inboxTypes), args)...)
 		}
 	}
-	if args, n := deliveries(events); n > 0 {
-		// nextval runs after the sort (PostgreSQL evaluates volatile output
-		// expressions after ORDER BY), so the seqs follow ord.
-		q.add(`, d (event_id, destination, ord) AS (VALUES `+valuesTriples(n)+`), o AS (`+outboxInsert("e", pgNextSeq)+`)`, args...)
+	args, n := deliveries(events, leases)
+	if n == 0 {
+		return false
 	}
+	// nextval runs after the sort (PostgreSQL evaluates volatile output
+	// expressions after ORDER BY), so the seqs follow ord.
+	q.add(`, d (`+columnNames(deliveryColumns)+`) AS (VALUES `+valuesRows(deliveryColumns, n, true, true)+`), o AS (`+
+		outboxInsert("e", pgNextSeq)+`)`, args...)
+	return true
 }
+
+// leasedEvents is a query of the ids of the events whose outbox messages the
+// CTE o wrote leased, and their owners.
+const leasedEvents = `SELECT event_id, lease_owner FROM o WHERE lease_owner <> ''`
 
 // sameOwner returns owners for addEventCTEs when every event belongs to id.
 func sameOwner(id string, events []payment.Event) []string {
@@ -178,13 +253,6 @@ func qualified(table string, cols []column) string {
 	return strings.Join(names, ", ")
 }
 
-// valuesTriples returns "(?, ?, ?), (?, ?, ?)..." for n rows of (event id,
-// destination, ord); ord is cast, so that it sorts as a number when the
-// statement is prepared.
-func valuesTriples(n int) string {
-	return strings.TrimSuffix(strings.Repeat("(?, ?, CAST(? AS integer)), ", n), ", ")
-}
-
 // insertEvents inserts events, the Inbox messages they carry and their
 // outbox messages, with one statement each (SQLite, in a transaction).
 func (s *Store) insertEvents(ctx context.Context, db bun.IDB, events []payment.Event) error {
@@ -201,7 +269,8 @@ func (s *Store) insertEvents(ctx context.Context, db bun.IDB, events []payment.E
 	if err := s.insertCarriedInbox(ctx, db, events); err != nil {
 		return err
 	}
-	args, n := deliveries(events)
+	ungrant(events)
+	args, n := deliveries(events, true)
 	if n == 0 {
 		return nil
 	}
@@ -214,8 +283,16 @@ func (s *Store) insertEvents(ctx context.Context, db bun.IDB, events []payment.E
 	if top < int64(n) {
 		return errors.New("no paykit_events sequence")
 	}
-	if _, err := db.ExecContext(ctx, `WITH d (event_id, destination, ord) AS (VALUES `+valuesTriples(n)+`) `+
-		outboxInsert("paykit_events e", fmt.Sprintf("%d + d.ord", top-int64(n)+1)), args...); err != nil {
+	err = queryRows(ctx, db, func(r scanner) error {
+		var id, owner string
+		if err := r.Scan(&id, &owner); err != nil {
+			return err
+		}
+		grant(events, id, owner)
+		return nil
+	}, `WITH d (`+columnNames(deliveryColumns)+`) AS (VALUES `+valuesRows(deliveryColumns, n, false, false)+`) `+
+		outboxInsert("paykit_events e", fmt.Sprintf("%d + d.ord", top-int64(n)+1)), args...)
+	if err != nil {
 		return err
 	}
 	return s.step("outbox")

@@ -184,11 +184,22 @@ func (s *Store) createBatch(ctx context.Context, jobs []*writeJob) {
 		q.args = append(q.args, j.args...)
 	}
 	q.add(` RETURNING id)`)
-	addEventCTEs(&q, batchEvents(jobs), "", nil)
-	q.add(` SELECT count(*) FROM p`)
+	events := batchEvents(jobs)
+	if addEventCTEs(&q, events, "", nil, true) {
+		q.add(` ` + leasedEvents)
+	} else {
+		q.add(` SELECT id, '' FROM p WHERE false`)
+	}
 	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
-		_, err := queryInt(ctx, db, q.String(), q.args...)
-		return err
+		ungrant(events)
+		return queryRows(ctx, db, func(r scanner) error {
+			var id, owner string
+			if err := r.Scan(&id, &owner); err != nil {
+				return err
+			}
+			grant(events, id, owner)
+			return nil
+		}, q.String(), q.args...)
 	})
 	if err != nil && len(jobs) > 1 && refusedAsAWhole(err) {
 		writeEach(jobs, s.createBatch)
@@ -300,17 +311,27 @@ func (s *Store) updateBatch(ctx context.Context, jobs []*writeJob) {
 			owners = append(owners, j.p.ID)
 		}
 	}
-	addEventCTEs(&q, batchEvents(jobs), "u", owners)
-	q.add(` SELECT id FROM u`)
+	events := batchEvents(jobs)
+	outbox := addEventCTEs(&q, events, "u", owners, true)
+	q.add(` SELECT id, '' FROM u`)
+	if outbox {
+		// The leases' rows follow the payments', told apart by their owner.
+		q.add(` UNION ALL ` + leasedEvents)
+	}
 	var matched []string
 	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
 		matched = matched[:0]
+		ungrant(events)
 		return queryRows(ctx, db, func(r scanner) error {
-			var id string
-			if err := r.Scan(&id); err != nil {
+			var id, owner string
+			if err := r.Scan(&id, &owner); err != nil {
 				return err
 			}
-			matched = append(matched, id)
+			if owner == "" {
+				matched = append(matched, id)
+			} else {
+				grant(events, id, owner)
+			}
 			return nil
 		}, q.String(), q.args...)
 	})

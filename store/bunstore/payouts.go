@@ -92,7 +92,7 @@ func (s *Store) CreatePayout(ctx context.Context, p *payment.Payout, events []pa
 		if s.pg {
 			var q query
 			q.add(`WITH p AS (`+insert+` RETURNING id)`, args...)
-			addEventCTEs(&q, events, "", nil)
+			addEventCTEs(&q, events, "", nil, false)
 			q.add(` SELECT count(*) FROM p`)
 			_, err := queryInt(ctx, db, q.String(), q.args...)
 			return err
@@ -128,7 +128,7 @@ func (s *Store) UpdatePayout(ctx context.Context, p *payment.Payout, events []pa
 		if s.pg {
 			var q query
 			q.add(`WITH u AS (`+update+` RETURNING id)`, args...)
-			addEventCTEs(&q, events, "u", sameOwner(p.ID, events))
+			addEventCTEs(&q, events, "u", sameOwner(p.ID, events), false)
 			q.add(` SELECT count(*) FROM u`)
 			n, err := queryInt(ctx, db, q.String(), q.args...)
 			if err != nil {

@@ -76,7 +76,7 @@ func (s *Store) CreateRefund(ctx context.Context, r *payment.Refund, p *payment.
 			q.add(`WITH u AS (`+update+` RETURNING id)`, pargs...)
 			q.add(`, r AS (INSERT INTO paykit_refunds (`+cols+`) SELECT v.* FROM u, (VALUES `+
 				placeholders(refundColumns, true, true)+`) AS v RETURNING id)`, rargs...)
-			addEventCTEs(&q, events, "r", sameOwner(r.ID, events))
+			addEventCTEs(&q, events, "r", sameOwner(r.ID, events), false)
 			q.add(` SELECT count(*) FROM u`)
 			n, err := queryInt(ctx, db, q.String(), q.args...)
 			if err != nil {
@@ -130,7 +130,7 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payment.Refund, p *payment.
 				WHERE paykit_refunds.id = ?) RETURNING id)`, append(pargs, r.ID)...)
 			q.add(`, r AS (UPDATE paykit_refunds SET `+set+` FROM u WHERE paykit_refunds.id = ?
 				RETURNING paykit_refunds.id)`, rargs...)
-			addEventCTEs(&q, events, "r", sameOwner(r.ID, events))
+			addEventCTEs(&q, events, "r", sameOwner(r.ID, events), false)
 			q.add(` SELECT count(*) FROM u`)
 			n, err := queryInt(ctx, db, q.String(), q.args...)
 			if err != nil {

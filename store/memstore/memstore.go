@@ -531,7 +531,7 @@ func (s *Store) checkInbox(events []payment.Event) error {
 func (s *Store) appendEvents(events []payment.Event, notify bool) {
 	for i := range events {
 		e := cloneEvent(events[i])
-		e.Destinations, e.Inbox = nil, nil
+		e.Destinations, e.Inbox, e.Lease = nil, nil, nil
 		if m := events[i].Inbox; m != nil {
 			s.inbox[inboxKey{m.Provider, m.EventKey}] = &inboxRow{m: cloneInbox(m), seq: s.next()}
 		}
@@ -543,18 +543,34 @@ func (s *Store) appendEvents(events []payment.Event, notify bool) {
 			continue
 		}
 		for _, dest := range events[i].Destinations {
-			s.enqueue(&outboxRow{
-				m: &payment.OutboxMessage{
-					ID:            e.ID + "/" + dest,
-					Stream:        e.Stream(),
-					Destination:   dest,
-					Event:         e,
-					NextAttemptAt: e.CreatedAt,
-				},
-				seq: s.next(),
-			})
+			m := &payment.OutboxMessage{
+				ID:            e.ID + "/" + dest,
+				Stream:        e.Stream(),
+				Destination:   dest,
+				Event:         e,
+				NextAttemptAt: e.CreatedAt,
+			}
+			if l := events[i].Lease; l != nil && l.Destination == dest && s.heldBy(queueOf(m), l.Owner) {
+				m.LeaseOwner, m.LeaseUntil = l.Owner, l.Until.UTC()
+				l.Granted = true
+			}
+			s.enqueue(&outboxRow{m: m, seq: s.next()})
 		}
 	}
+}
+
+// heldBy reports whether owner holds every pending message of queue k (see
+// payment.Event.Lease). The caller holds the write lock.
+func (s *Store) heldBy(k queueKey, owner string) bool {
+	if owner == "" {
+		return false
+	}
+	for _, r := range s.outboxStream[k] {
+		if r.m.LeaseOwner != owner {
+			return false
+		}
+	}
+	return true
 }
 
 // queueKey is the (destination, stream) a message is ordered in.

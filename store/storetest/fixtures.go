@@ -337,9 +337,10 @@ func requireEventEqual(t testing.TB, want, got payment.Event, contract string) {
 	require.Truef(t, jsonEqual(want.Data, got.Data), "%s: event %s Data %s, want %s", contract, want.ID, got.Data, want.Data)
 	require.Nilf(t, got.Destinations, "%s: a Store does not keep an event's Destinations: events read back have none (event %s has %q)",
 		contract, want.ID, got.Destinations)
+	require.Nilf(t, got.Lease, "%s: a Store does not keep an event's Lease: events read back have none (event %s)", contract, want.ID)
 	w, g := want, got
 	w.Data, g.Data = nil, nil
-	w.Destinations = nil
+	w.Destinations, w.Lease = nil, nil
 	w.CreatedAt = w.CreatedAt.UTC()
 	require.Equal(t, w, g, contract)
 }

@@ -25,6 +25,8 @@ func outboxTests() []test {
 		{name: "FailOutbox counts the attempt and marks the message failed: never claimable, it no longer holds back its stream", serial: true, run: testOutboxFail},
 		{name: "ListFailedOutbox returns failed messages, oldest failure first, at most limit", serial: true, run: testOutboxListFailed},
 		{name: "RedeliverOutbox makes an event's failed messages pending again, and they hold back newer ones again", serial: true, run: testOutboxRedeliver},
+		{name: "an event's Lease writes its message leased to its owner when the stream holds nothing else, and it is not claimable during the lease", serial: true, run: testOutboxLeaseGranted},
+		{name: "an event's Lease is granted only when its owner holds every pending message of the stream, this call's included", serial: true, run: testOutboxLeaseHeld},
 	}
 }
 
