@@ -47,7 +47,7 @@ func (s *Service) updatePayment(ctx context.Context, id string, cur *Payment, ms
 		p.UpdatedAt = now
 		s.finishEvents(c.events, p)
 		carried := carryInbox(c.events, msg)
-		err = s.store.UpdatePayment(ctx, p, c.events)
+		claim, err := s.writeDirect(c.events, func() error { return s.store.UpdatePayment(ctx, p, c.events) })
 		if errors.Is(err, ErrConflict) {
 			cur = nil
 			casBackoff(attempt)
@@ -56,7 +56,7 @@ func (s *Service) updatePayment(ctx context.Context, id string, cur *Payment, ms
 		if err != nil {
 			return nil, fmt.Errorf("payment: update %s: %w", id, carriedErr(err, carried))
 		}
-		if len(c.events) > 0 {
+		if claim {
 			s.notifyDispatcher()
 		}
 		if !carried {

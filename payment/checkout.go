@@ -260,13 +260,16 @@ func (s *Service) checkout(ctx context.Context, prov Provider, p *Payment, req *
 		evs := []Event{ev}
 		p.NextSyncAt = s.nextSync(p, p.CreatedAt)
 		s.finishEvents(evs, p)
-		if err := s.store.CreatePayment(ctx, p, evs); err != nil {
+		claim, err := s.writeDirect(evs, func() error { return s.store.CreatePayment(ctx, p, evs) })
+		if err != nil {
 			if errors.Is(err, ErrAlreadyExists) {
 				return nil, fmt.Errorf("payment: order %s already has a live payment at %s: %w", p.OrderID, p.Provider, err)
 			}
 			return nil, fmt.Errorf("payment: create %s: %w", p.ID, err)
 		}
-		s.notifyDispatcher()
+		if claim {
+			s.notifyDispatcher()
+		}
 	case err != nil:
 		return nil, fmt.Errorf("payment: get %s: %w", p.ID, err)
 	default:

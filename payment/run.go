@@ -18,7 +18,12 @@ import (
 // store at once: the store's leases keep them from doing the same work.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	s.direct.start(s.owner)
+	go func() {
+		defer wg.Done()
+		s.runDirect(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		s.loop(ctx, s.cfg.sweepInterval, nil, "sweep", s.Sweep)
@@ -268,7 +273,7 @@ func (s *Service) Dispatch(ctx context.Context) (int, error) {
 			}()
 		}
 		wg.Wait()
-		n, err := s.ack(ctx, done)
+		n, err := s.ack(ctx, s.owner, done)
 		delivered += n
 		if n > 0 {
 			moved.Store(true)
@@ -283,16 +288,16 @@ func (s *Service) Dispatch(ctx context.Context) (int, error) {
 	return delivered, nil
 }
 
-// ack records the delivery of the messages ids in one store call, even when
-// Run is being stopped: a delivery not recorded is made again after the
-// lease.
-func (s *Service) ack(ctx context.Context, ids []string) (int, error) {
+// ack records the delivery of the messages ids, which owner holds, in one
+// store call, even when Run is being stopped: a delivery not recorded is
+// made again after the lease.
+func (s *Service) ack(ctx context.Context, owner string, ids []string) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	n, err := s.store.AckOutbox(actx, s.owner, ids, s.now())
+	n, err := s.store.AckOutbox(actx, owner, ids, s.now())
 	if err != nil {
 		return 0, fmt.Errorf("payment: dispatch ack of %d messages: %w", len(ids), err)
 	}
@@ -322,7 +327,7 @@ func (s *Service) dispatchOne(ctx context.Context, m *OutboxMessage) (ok, progre
 	if gone || errors.Is(derr, errEndpointGone) || now.Sub(m.Event.CreatedAt) > s.cfg.webhookRetryWindow {
 		s.log.Error("notification failed for good; see FailedDeliveries", zap.String("event_id", m.Event.ID),
 			zap.String("destination", m.Destination), zap.Int("attempts", m.Attempts+1), zap.Error(derr))
-		if err := s.store.FailOutbox(ctx, m.ID, s.owner, derr.Error(), now); err != nil {
+		if err := s.store.FailOutbox(ctx, m.ID, m.LeaseOwner, derr.Error(), now); err != nil {
 			return false, false, fmt.Errorf("payment: dispatch fail %s: %w", m.ID, err)
 		}
 		return false, true, nil
@@ -334,7 +339,7 @@ func (s *Service) dispatchOne(ctx context.Context, m *OutboxMessage) (ok, progre
 	next := now.Add(wait)
 	s.log.Warn("notification failed; will retry", zap.String("event_id", m.Event.ID), zap.String("destination", m.Destination),
 		zap.Int("attempt", m.Attempts+1), zap.Time("next", next), zap.Error(derr))
-	if err := s.store.RetryOutbox(ctx, m.ID, s.owner, next, derr.Error()); err != nil {
+	if err := s.store.RetryOutbox(ctx, m.ID, m.LeaseOwner, next, derr.Error()); err != nil {
 		return false, false, fmt.Errorf("payment: dispatch retry %s: %w", m.ID, err)
 	}
 	return false, false, nil

@@ -18,6 +18,10 @@ import (
 // refunds and payouts. Build it with New; it is safe for concurrent use.
 type Service struct {
 	store Store
+	// home is set on the Service New returned, whose store Run uses: only
+	// its writes take the direct path (see direct.go). A WithStore
+	// Service's writes may yet be rolled back.
+	home bool
 	*shared
 }
 
@@ -38,6 +42,7 @@ type shared struct {
 	endpoints     map[string]*endpoint
 	goneMu        sync.Mutex
 	goneEndpoints map[string]bool
+	direct        direct
 }
 
 // ProviderInfo describes a configured provider.
@@ -80,7 +85,7 @@ func New(store Store, opts ...Option) (*Service, error) {
 		_, _ = rand.Read(b[:])
 		cfg.instanceID = "paykit-" + hex.EncodeToString(b[:])
 	}
-	s := &Service{store: store, shared: &shared{
+	s := &Service{store: store, home: true, shared: &shared{
 		cfg:      cfg,
 		log:      cfg.logger.Named("paykit"),
 		clock:    cfg.clock,
@@ -91,6 +96,7 @@ func New(store Store, opts ...Option) (*Service, error) {
 
 		endpoints:     map[string]*endpoint{},
 		goneEndpoints: map[string]bool{},
+		direct:        direct{ready: make(chan struct{}, 1)},
 	}}
 	for _, ep := range cfg.endpoints {
 		s.endpoints[ep.destination()] = ep

@@ -147,10 +147,22 @@ func TestBatchedCreates(t *testing.T) {
 	}
 	var queued []*payment.Payment
 	var calls []func() error
-	for range 10 {
+	var leases []*payment.OutboxLease
+	for i := range 10 {
 		p := testPayment(at)
 		queued = append(queued, p)
-		calls = append(calls, create(p))
+		if i%2 == 1 {
+			calls = append(calls, create(p))
+			continue
+		}
+		// Every other call asks for its message leased: each learns its own answer.
+		l := &payment.OutboxLease{Destination: "subscribers", Owner: "direct-" + p.ID, Until: at.Add(time.Hour)}
+		leases = append(leases, l)
+		calls = append(calls, func() error {
+			ev := testEvent(payment.EventPaymentCreated, p, at)
+			ev.Lease = l
+			return s.CreatePayment(ctx, p, []payment.Event{ev})
+		})
 	}
 	chs := queueBehindBlocked(t, s.creates, []func() error{create(a), create(b)}, calls)
 	hold.release(t)
@@ -159,6 +171,13 @@ func TestBatchedCreates(t *testing.T) {
 		require.NoError(t, err, "call %d", i)
 	}
 	require.Equal(t, 10, pr.largest(), "the queued creates were written together")
+	for i, l := range leases {
+		require.True(t, l.Granted, "lease %d granted", i)
+		require.Equal(t, int64(1), countRows(t, db, "paykit_outbox", "stream = ? AND lease_owner = ?", queued[2*i].ID, l.Owner))
+	}
+	for i := 1; i < 10; i += 2 {
+		require.Equal(t, int64(1), countRows(t, db, "paykit_outbox", "stream = ? AND lease_owner = ''", queued[i].ID))
+	}
 	for _, p := range append(queued, a, b) {
 		require.Equal(t, int64(1), p.Version)
 		got, err := s.GetPayment(ctx, p.ID)

@@ -1,0 +1,319 @@
+package payment
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// This file holds the direct path of notifications to the in-process
+// subscribers. While Run runs, a payment write asks the store to write its
+// subscribers' messages leased to this process (Event.Lease). The store
+// grants it only when this process already holds every pending message of
+// the stream, so a granted message is next in its stream once the ones
+// before it, which this process holds, are delivered. The writer hands the
+// granted messages to one worker, in the order the writes were started,
+// and the worker delivers and acknowledges them as Dispatch would have,
+// without a claim: the store does not write a lease or read the event back.
+// Whatever is not granted goes through ClaimOutbox as before.
+//
+// Order per stream: writes of one payment are ordered by its
+// compare-and-set, and a slot is reserved after the read the write is
+// based on, so slots of one stream are in commit order. Messages of one
+// stream are delivered one round each, each round acknowledged before the
+// next, as claims would be. When anything goes wrong (a delivery fails, a
+// lease ends, an acknowledgement is lost) the worker takes a new owner
+// name: the messages still held under the old one are put back for
+// ClaimOutbox, and new writes are granted again only behind messages the
+// new owner holds.
+
+// maxDirectQueue bounds the messages waiting for the direct worker; beyond
+// it, writes leave their messages to ClaimOutbox.
+const maxDirectQueue = 4096
+
+// errHeldBack is recorded on a message put back because an earlier message
+// of its stream was not delivered on the direct path.
+const errHeldBack = "held back: an earlier message of its stream was not delivered directly"
+
+// direct is the queue between writers and the direct worker.
+type direct struct {
+	mu      sync.Mutex
+	running bool
+	owner   string // the lease owner new writes ask for
+	slots   []*directSlot
+	queued  int // messages in filled slots
+	ready   chan struct{}
+}
+
+// directSlot is one write's place in the queue: its granted messages once
+// the write returned.
+type directSlot struct {
+	msgs   []*OutboxMessage
+	filled bool
+}
+
+// start marks the worker running, under a new owner name.
+func (d *direct) start(instance string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.running = true
+	d.renameLocked(instance)
+}
+
+// rename takes a new owner name: what the old one holds is not extended.
+func (d *direct) rename(instance string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.renameLocked(instance)
+}
+
+func (d *direct) renameLocked(instance string) {
+	d.owner = instance + "/direct/" + rand.Text()[:10]
+}
+
+// current returns the owner name new writes ask for.
+func (d *direct) current() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.owner
+}
+
+// reserveDirect asks, for the subscribers' messages of events, to be
+// written leased to this process, and reserves their place in the queue. It
+// returns nil, asking nothing, when the direct path is off: Run is not
+// running, the Service writes to another store (WithStore), the queue is
+// full, or no event goes to the subscribers.
+func (s *Service) reserveDirect(events []Event) *directSlot {
+	if !s.home || len(s.cfg.subscribers) == 0 || len(events) == 0 {
+		return nil
+	}
+	d := &s.direct
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.running || d.queued >= maxDirectQueue {
+		return nil
+	}
+	until := s.now().Add(s.cfg.dispatchLease)
+	asked := false
+	for i := range events {
+		if slices.Contains(events[i].Destinations, destSubscribers) {
+			events[i].Lease = &OutboxLease{Destination: destSubscribers, Owner: d.owner, Until: until}
+			asked = true
+		}
+	}
+	if !asked {
+		return nil
+	}
+	slot := &directSlot{}
+	d.slots = append(d.slots, slot)
+	return slot
+}
+
+// writeDirect runs write, a store call that appends events, on the direct
+// path: between reserveDirect and fillDirect, even when write panics. It
+// returns write's error, and whether any message of events is left for the
+// dispatcher to claim.
+func (s *Service) writeDirect(events []Event, write func() error) (claim bool, err error) {
+	slot := s.reserveDirect(events)
+	filled := false
+	defer func() {
+		if !filled {
+			s.fillDirect(slot, events, errors.New("payment: write panicked"))
+		}
+	}()
+	err = write()
+	filled = true
+	return s.fillDirect(slot, events, err), err
+}
+
+// fillDirect hands the worker the messages the write of events granted
+// (none when err is set), and reports whether any message of events is
+// left for the dispatcher to claim. Call it once per reserveDirect, even
+// when the write failed: the worker waits for the slot.
+func (s *Service) fillDirect(slot *directSlot, events []Event, err error) (claim bool) {
+	var msgs []*OutboxMessage
+	for i := range events {
+		e := &events[i]
+		for _, dest := range e.Destinations {
+			if err != nil || e.Lease == nil || !e.Lease.Granted || e.Lease.Destination != dest {
+				claim = true
+				continue
+			}
+			ev := *e
+			ev.Destinations, ev.Inbox, ev.Lease = nil, nil, nil
+			msgs = append(msgs, &OutboxMessage{
+				ID: e.ID + "/" + dest, Stream: e.Stream(), Destination: dest, Event: ev,
+				NextAttemptAt: e.CreatedAt, LeaseOwner: e.Lease.Owner, LeaseUntil: e.Lease.Until,
+			})
+		}
+	}
+	if slot == nil {
+		return claim
+	}
+	d := &s.direct
+	d.mu.Lock()
+	running := d.running
+	if running {
+		slot.msgs, slot.filled = msgs, true
+		d.queued += len(msgs)
+	} else {
+		d.slots = slices.DeleteFunc(d.slots, func(sl *directSlot) bool { return sl == slot })
+	}
+	d.mu.Unlock()
+	if !running {
+		// The worker stopped while the write ran.
+		s.putBack(msgs)
+		return claim
+	}
+	select {
+	case d.ready <- struct{}{}:
+	default:
+	}
+	return claim
+}
+
+// take waits for the oldest slot to be filled and returns the messages of
+// the filled slots at the head of the queue, in order; nil when ctx ends.
+func (d *direct) take(ctx context.Context) []*OutboxMessage {
+	for {
+		d.mu.Lock()
+		var msgs []*OutboxMessage
+		n := 0
+		for n < len(d.slots) && d.slots[n].filled {
+			msgs = append(msgs, d.slots[n].msgs...)
+			n++
+		}
+		d.slots = slices.Delete(d.slots, 0, n)
+		d.queued -= len(msgs)
+		d.mu.Unlock()
+		if len(msgs) > 0 {
+			return msgs
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.ready:
+		}
+	}
+}
+
+// stop marks the worker stopped and returns the messages it had not taken;
+// slots filled later are put back by their writers.
+func (d *direct) stop() []*OutboxMessage {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.running = false
+	var msgs []*OutboxMessage
+	kept := d.slots[:0]
+	for _, sl := range d.slots {
+		if sl.filled {
+			msgs = append(msgs, sl.msgs...)
+			continue
+		}
+		kept = append(kept, sl)
+	}
+	d.slots = kept
+	d.queued = 0
+	return msgs
+}
+
+// runDirect is the direct worker: it delivers what writes hand it until ctx
+// ends, then puts back what it did not deliver.
+func (s *Service) runDirect(ctx context.Context) {
+	for {
+		msgs := s.direct.take(ctx)
+		if msgs == nil {
+			s.putBack(s.direct.stop())
+			return
+		}
+		s.deliverDirect(ctx, msgs)
+	}
+}
+
+// deliverDirect delivers msgs in rounds that hold one message per stream,
+// each round acknowledged before the next.
+func (s *Service) deliverDirect(ctx context.Context, msgs []*OutboxMessage) {
+	for len(msgs) > 0 {
+		if ctx.Err() != nil {
+			s.putBack(msgs)
+			return
+		}
+		var round, rest []*OutboxMessage
+		seen := make(map[string]bool, len(msgs))
+		for _, m := range msgs {
+			if seen[m.Stream] {
+				rest = append(rest, m)
+				continue
+			}
+			seen[m.Stream] = true
+			round = append(round, m)
+		}
+		s.deliverRound(ctx, round)
+		msgs = rest
+	}
+}
+
+// deliverRound delivers messages of distinct streams and acknowledges them
+// with one store call per owner name. A message held under an owner name
+// that is no longer current is put back instead.
+func (s *Service) deliverRound(ctx context.Context, round []*OutboxMessage) {
+	var (
+		held  = s.direct.current() // the owner of the messages delivered
+		owner = held
+		stale []*OutboxMessage
+		done  []string
+	)
+	for _, m := range round {
+		if m.LeaseOwner != owner {
+			stale = append(stale, m)
+			continue
+		}
+		ok, _, err := s.dispatchOne(ctx, m)
+		if err != nil {
+			s.log.Warn("direct notification not recorded", zap.String("event_id", m.Event.ID), zap.Error(err))
+		}
+		if ok {
+			done = append(done, m.ID)
+		} else {
+			// It failed (and waits for its retry), or its lease ended:
+			// what the current owner holds of its stream must not pass it.
+			s.direct.rename(s.owner)
+			owner = s.direct.current()
+		}
+	}
+	s.putBack(stale)
+	if len(done) == 0 {
+		return
+	}
+	n, err := s.ack(ctx, held, done)
+	if err != nil || n < len(done) {
+		if err != nil {
+			s.log.Warn("direct notifications delivered but not recorded; they will be delivered again", zap.Error(err))
+		}
+		s.direct.rename(s.owner)
+	}
+}
+
+// putBack ends the leases of msgs, each due now, for ClaimOutbox: they were
+// leased to this process but will not be delivered directly.
+func (s *Service) putBack(msgs []*OutboxMessage) {
+	if len(msgs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := s.now()
+	for _, m := range msgs {
+		err := s.store.RetryOutbox(ctx, m.ID, m.LeaseOwner, now, errHeldBack)
+		if err != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
+			s.log.Warn("direct notification not put back; it is claimed when its lease ends",
+				zap.String("event_id", m.Event.ID), zap.Error(err))
+		}
+	}
+	s.notifyDispatcher()
+}

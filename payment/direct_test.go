@@ -1,0 +1,157 @@
+package payment_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paykit/paykit/payment"
+	"github.com/paykit/paykit/payment/paymenttest"
+	"github.com/paykit/paykit/store/memstore"
+)
+
+// claimCounter counts ClaimOutbox calls, and can hold UpdatePayment until
+// released.
+type claimCounter struct {
+	payment.Store
+	claims atomic.Int64
+	hold   chan struct{} // when set, UpdatePayment waits for it to close
+	held   chan struct{} // closed when an UpdatePayment waits
+	once   sync.Once
+}
+
+func (c *claimCounter) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*payment.OutboxMessage, error) {
+	c.claims.Add(1)
+	return c.Store.ClaimOutbox(ctx, owner, now, lease, limit)
+}
+
+func (c *claimCounter) UpdatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
+	if c.hold != nil {
+		c.once.Do(func() { close(c.held) })
+		<-c.hold
+	}
+	return c.Store.UpdatePayment(ctx, p, events)
+}
+
+// runService starts b.svc.Run and waits until its dispatcher made its first
+// pass (so the direct path is on); the returned function stops it.
+func runService(t *testing.T, b *bundle, c *claimCounter) func() {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.svc.Run(ctx)
+	}()
+	require.Eventually(t, func() bool { return c.claims.Load() > 0 }, 5*time.Second, time.Millisecond, "Run's first dispatch pass")
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+func newCounted(t *testing.T, c *claimCounter) *bundle {
+	t.Helper()
+	return setup(t, withStore(func(s payment.Store) payment.Store { c.Store = s; return c }),
+		withOptions(payment.WithDispatchInterval(time.Hour)))
+}
+
+func TestDirectDeliveryNeedsNoClaim(t *testing.T) {
+	t.Parallel()
+	c := &claimCounter{}
+	b := newCounted(t, c)
+	stop := runService(t, b, c)
+	defer stop()
+	before := c.claims.Load()
+	for _, order := range []string{"ord-direct-1", "ord-direct-2"} {
+		_, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", order, 100, "THB"))
+		require.NoError(t, err)
+	}
+	evs := b.rec.WaitFor(t, 4, 5*time.Second)
+	for _, e := range evs {
+		require.Nil(t, e.Lease, "subscribers get the event without the store request")
+	}
+	for _, id := range []string{evs[0].ObjectID, evs[1].ObjectID, evs[2].ObjectID} {
+		require.Equal(t, []payment.EventType{payment.EventPaymentCreated, payment.EventPaymentRequiresAction}, b.rec.Types(id),
+			"each payment's notifications once, in order")
+	}
+	require.Equal(t, before, c.claims.Load(), "delivered without waking the dispatcher to claim")
+	require.Eventually(t, func() bool {
+		msgs, err := c.Store.ClaimOutbox(t.Context(), "check", b.clock.Now().Add(24*time.Hour), time.Minute, 10)
+		require.NoError(t, err)
+		return len(msgs) == 0
+	}, 5*time.Second, time.Millisecond, "every message acknowledged: nothing to claim once the leases end")
+}
+
+func TestDirectFailureKeepsTheOrder(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	rec := paymenttest.NewRecorder()
+	record := rec.Subscriber()
+	sub := func(ctx context.Context, e payment.Event) error {
+		if calls.Add(1) == 1 {
+			return errors.New("host down") // the first delivery only
+		}
+		return record(ctx, e)
+	}
+	c := &claimCounter{}
+	b := setup(t, withStore(func(s payment.Store) payment.Store { c.Store = s; return c }),
+		withOptions(payment.WithDispatchInterval(time.Hour), payment.WithSubscriber(sub)))
+	stop := runService(t, b, c)
+	defer stop()
+	p, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", "ord-direct-fail", 100, "THB"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return calls.Load() > 0 }, 5*time.Second, time.Millisecond, "the direct delivery was tried")
+	_, err = b.hook(t.Context(), scriptedEvent{Key: "df-1", PaymentID: p.ID, Status: payment.StatusSucceeded})
+	require.NoError(t, err)
+	b.clock.Advance(time.Hour)
+	require.Eventually(t, func() bool {
+		_, err := b.svc.Dispatch(t.Context())
+		require.NoError(t, err)
+		return len(rec.Types(p.ID)) >= 3
+	}, 5*time.Second, time.Millisecond)
+	require.Equal(t, []payment.EventType{payment.EventPaymentCreated, payment.EventPaymentRequiresAction, payment.EventPaymentSucceeded},
+		rec.Types(p.ID), "after a failed direct delivery, the stream goes through claims, in order, each event once")
+}
+
+func TestDirectWriteAfterStopIsPutBack(t *testing.T) {
+	t.Parallel()
+	c := &claimCounter{hold: make(chan struct{}), held: make(chan struct{})}
+	b := newCounted(t, c)
+	stop := runService(t, b, c)
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.svc.Checkout(context.Background(), paymenttest.QRCheckout("scripted", "ord-direct-stop", 100, "THB"))
+		done <- err
+	}()
+	<-c.held // the payment is created; its update waits
+	b.rec.WaitFor(t, 1, 5*time.Second)
+	stop() // Run stops (the creation's message delivered and acknowledged) while the update is written
+	close(c.hold)
+	require.NoError(t, <-done)
+	_, err := b.svc.Dispatch(t.Context())
+	require.NoError(t, err)
+	evs := b.rec.Events()
+	require.Len(t, evs, 2, "the update's message is put back and claimed at once, not after its lease")
+	require.Equal(t, []payment.EventType{payment.EventPaymentCreated, payment.EventPaymentRequiresAction}, b.rec.Types(evs[0].ObjectID))
+}
+
+func TestWithStoreWritesTakeNoDirectLease(t *testing.T) {
+	t.Parallel()
+	c := &claimCounter{}
+	b := newCounted(t, c)
+	stop := runService(t, b, c)
+	defer stop()
+	other := memstore.New() // stands for the host's transaction
+	_, err := b.svc.WithStore(other).Checkout(t.Context(), paymenttest.QRCheckout("scripted", "ord-direct-tx", 100, "THB"))
+	require.NoError(t, err)
+	msgs, err := other.ClaimOutbox(t.Context(), "host", b.clock.Now(), time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1, "a write the host may still roll back is left to claims: its messages are not leased")
+	require.Empty(t, b.rec.Events(), "and nothing was delivered directly")
+}
