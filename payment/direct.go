@@ -24,9 +24,10 @@ import (
 //
 // Order per stream: writes of one payment are ordered by its
 // compare-and-set, and a slot is reserved after the read the write is
-// based on, so slots of one stream are in commit order. Messages of one
-// stream are delivered one round each, each round acknowledged before the
-// next, as claims would be. When anything goes wrong (a delivery fails, a
+// based on, so slots of one stream are in commit order. A message is
+// delivered only once the one before it in its stream is acknowledged, as
+// with claims; acknowledgements are gathered for a few milliseconds, so one
+// store call records many. When anything goes wrong (a delivery fails, a
 // lease ends, an acknowledgement is lost) the worker takes a new owner
 // name: the messages still held under the old one are put back for
 // ClaimOutbox, and new writes are granted again only behind messages the
@@ -177,9 +178,10 @@ func (s *Service) fillDirect(slot *directSlot, events []Event, err error) (claim
 	return claim
 }
 
-// take waits for the oldest slot to be filled and returns the messages of
-// the filled slots at the head of the queue, in order; nil when ctx ends.
-func (d *direct) take(ctx context.Context) []*OutboxMessage {
+// take returns the messages of the filled slots at the head of the queue,
+// in order, waiting for the oldest slot to be filled. It returns nil when
+// ctx ends or flush fires first.
+func (d *direct) take(ctx context.Context, flush <-chan time.Time) []*OutboxMessage {
 	for {
 		d.mu.Lock()
 		var msgs []*OutboxMessage
@@ -196,6 +198,8 @@ func (d *direct) take(ctx context.Context) []*OutboxMessage {
 		}
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-flush:
 			return nil
 		case <-d.ready:
 		}
@@ -222,53 +226,69 @@ func (d *direct) stop() []*OutboxMessage {
 	return msgs
 }
 
+// Acknowledgements on the direct path are gathered: a delivered message is
+// acknowledged with the others delivered within ackDelay, at most ackBatch
+// at once, and before the next message of its stream is delivered.
+const (
+	ackDelay = 5 * time.Millisecond
+	ackBatch = 256
+)
+
+// directAcks are the delivered messages not yet acknowledged, all held by
+// one owner.
+type directAcks struct {
+	owner   string
+	ids     []string
+	streams map[string]bool
+	timer   *time.Timer
+	armed   bool
+}
+
+// due returns the channel that fires when the acknowledgements are due, or
+// nil when none waits.
+func (a *directAcks) due() <-chan time.Time {
+	if !a.armed {
+		return nil
+	}
+	return a.timer.C
+}
+
 // runDirect is the direct worker: it delivers what writes hand it until ctx
-// ends, then puts back what it did not deliver.
+// ends, then acknowledges what it delivered and puts back what it did not.
 func (s *Service) runDirect(ctx context.Context) {
+	acks := &directAcks{streams: map[string]bool{}, timer: time.NewTimer(time.Hour)}
+	acks.timer.Stop()
+	defer acks.timer.Stop()
 	for {
-		msgs := s.direct.take(ctx)
-		if msgs == nil {
+		msgs := s.direct.take(ctx, acks.due())
+		switch {
+		case msgs != nil:
+			s.deliverDirect(ctx, msgs, acks)
+		case ctx.Err() != nil:
+			s.flushAcks(ctx, acks)
 			s.putBack(s.direct.stop())
 			return
+		default: // the acknowledgements are due
+			acks.armed = false
+			s.flushAcks(ctx, acks)
 		}
-		s.deliverDirect(ctx, msgs)
 	}
 }
 
-// deliverDirect delivers msgs in rounds that hold one message per stream,
-// each round acknowledged before the next.
-func (s *Service) deliverDirect(ctx context.Context, msgs []*OutboxMessage) {
-	for len(msgs) > 0 {
+// deliverDirect delivers msgs in order. A message waits for the
+// acknowledgement of the one before it in its stream, and a message held
+// under an owner name that is no longer current is put back instead.
+func (s *Service) deliverDirect(ctx context.Context, msgs []*OutboxMessage, acks *directAcks) {
+	var stale []*OutboxMessage
+	for i, m := range msgs {
 		if ctx.Err() != nil {
-			s.putBack(msgs)
-			return
+			stale = append(stale, msgs[i:]...)
+			break
 		}
-		var round, rest []*OutboxMessage
-		seen := make(map[string]bool, len(msgs))
-		for _, m := range msgs {
-			if seen[m.Stream] {
-				rest = append(rest, m)
-				continue
-			}
-			seen[m.Stream] = true
-			round = append(round, m)
+		if acks.streams[m.Stream] || len(acks.ids) >= ackBatch {
+			s.flushAcks(ctx, acks)
 		}
-		s.deliverRound(ctx, round)
-		msgs = rest
-	}
-}
-
-// deliverRound delivers messages of distinct streams and acknowledges them
-// with one store call per owner name. A message held under an owner name
-// that is no longer current is put back instead.
-func (s *Service) deliverRound(ctx context.Context, round []*OutboxMessage) {
-	var (
-		held  = s.direct.current() // the owner of the messages delivered
-		owner = held
-		stale []*OutboxMessage
-		done  []string
-	)
-	for _, m := range round {
+		owner := s.direct.current()
 		if m.LeaseOwner != owner {
 			stale = append(stale, m)
 			continue
@@ -277,26 +297,40 @@ func (s *Service) deliverRound(ctx context.Context, round []*OutboxMessage) {
 		if err != nil {
 			s.log.Warn("direct notification not recorded", zap.String("event_id", m.Event.ID), zap.Error(err))
 		}
-		if ok {
-			done = append(done, m.ID)
-		} else {
+		if !ok {
 			// It failed (and waits for its retry), or its lease ended:
 			// what the current owner holds of its stream must not pass it.
+			s.flushAcks(ctx, acks)
 			s.direct.rename(s.owner)
-			owner = s.direct.current()
+			continue
+		}
+		acks.owner = owner
+		acks.ids = append(acks.ids, m.ID)
+		acks.streams[m.Stream] = true
+		if !acks.armed {
+			acks.timer.Reset(ackDelay)
+			acks.armed = true
 		}
 	}
 	s.putBack(stale)
-	if len(done) == 0 {
+}
+
+// flushAcks acknowledges the delivered messages with one store call. When
+// that fails, or misses some, the worker takes a new owner name, so that
+// nothing passes a message that will be delivered again.
+func (s *Service) flushAcks(ctx context.Context, acks *directAcks) {
+	if len(acks.ids) == 0 {
 		return
 	}
-	n, err := s.ack(ctx, held, done)
-	if err != nil || n < len(done) {
+	n, err := s.ack(ctx, acks.owner, acks.ids)
+	if err != nil || n < len(acks.ids) {
 		if err != nil {
 			s.log.Warn("direct notifications delivered but not recorded; they will be delivered again", zap.Error(err))
 		}
 		s.direct.rename(s.owner)
 	}
+	acks.ids = acks.ids[:0]
+	clear(acks.streams)
 }
 
 // putBack ends the leases of msgs, each due now, for ClaimOutbox: they were

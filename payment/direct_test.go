@@ -15,19 +15,27 @@ import (
 	"github.com/paykit/paykit/store/memstore"
 )
 
-// claimCounter counts ClaimOutbox calls, and can hold UpdatePayment until
-// released.
+// claimCounter counts ClaimOutbox calls, can fail the first AckOutbox, and
+// can hold UpdatePayment until released.
 type claimCounter struct {
 	payment.Store
-	claims atomic.Int64
-	hold   chan struct{} // when set, UpdatePayment waits for it to close
-	held   chan struct{} // closed when an UpdatePayment waits
-	once   sync.Once
+	claims  atomic.Int64
+	failAck atomic.Bool
+	hold    chan struct{} // when set, UpdatePayment waits for it to close
+	held    chan struct{} // closed when an UpdatePayment waits
+	once    sync.Once
 }
 
 func (c *claimCounter) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*payment.OutboxMessage, error) {
 	c.claims.Add(1)
 	return c.Store.ClaimOutbox(ctx, owner, now, lease, limit)
+}
+
+func (c *claimCounter) AckOutbox(ctx context.Context, owner string, ids []string, now time.Time) (int, error) {
+	if c.failAck.CompareAndSwap(true, false) {
+		return 0, errors.New("connection lost")
+	}
+	return c.Store.AckOutbox(ctx, owner, ids, now)
 }
 
 func (c *claimCounter) UpdatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
@@ -154,4 +162,34 @@ func TestWithStoreWritesTakeNoDirectLease(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, msgs, 1, "a write the host may still roll back is left to claims: its messages are not leased")
 	require.Empty(t, b.rec.Events(), "and nothing was delivered directly")
+}
+
+func TestDirectLostAckKeepsTheOrder(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	rec := paymenttest.NewRecorder()
+	record := rec.Subscriber()
+	sub := func(ctx context.Context, e payment.Event) error {
+		if calls.Add(1) == 1 {
+			time.Sleep(50 * time.Millisecond) // the next message is written meanwhile
+		}
+		return record(ctx, e)
+	}
+	c := &claimCounter{}
+	c.failAck.Store(true)
+	b := setup(t, withStore(func(s payment.Store) payment.Store { c.Store = s; return c }),
+		withOptions(payment.WithDispatchInterval(time.Hour), payment.WithSubscriber(sub)))
+	stop := runService(t, b, c)
+	defer stop()
+	p, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", "ord-direct-ack", 100, "THB"))
+	require.NoError(t, err)
+	rec.WaitFor(t, 1, 5*time.Second)
+	b.clock.Advance(2 * time.Minute) // past the lease of the delivery whose acknowledgement was lost
+	require.Eventually(t, func() bool {
+		_, err := b.svc.Dispatch(t.Context())
+		require.NoError(t, err)
+		return len(rec.Types(p.ID)) >= 3
+	}, 5*time.Second, time.Millisecond)
+	require.Equal(t, []payment.EventType{payment.EventPaymentCreated, payment.EventPaymentCreated, payment.EventPaymentRequiresAction},
+		rec.Types(p.ID), "a delivery not recorded is made again, and nothing of its stream passes it")
 }

@@ -95,6 +95,14 @@
 // subscriber, in order per payment, retrying failures with exponential
 // backoff and jitter. Subscribers deduplicate on Event.ID.
 //
+// While Run runs, a payment's messages to the subscribers usually skip the
+// dispatcher's claim: the write itself takes their lease (Event.Lease) when
+// this process already holds everything pending of that payment's stream,
+// and a worker delivers them as soon as the write returns. Anything else
+// (another instance holds the stream, a delivery waits for its retry, a
+// write through WithStore, webhook endpoints) is claimed as before, and a
+// failure on the direct path hands the stream back to the claims, in order.
+//
 // # Implementing a Store
 //
 // A Store implements the interface in spi.go; each method's doc comment is

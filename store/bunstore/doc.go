@@ -116,7 +116,13 @@
 // AUTOINCREMENT counter on SQLite) after their events', in the order of
 // the events and of each event's destinations; the events of one payment
 // (or payout) are written under its row's compare-and-set, so each
-// stream's messages are in the order of its events.
+// stream's messages are in the order of its events. A message whose event
+// asks for a lease (payment.Event.Lease) is written leased in the same
+// INSERT when no pending message of its destination and stream is held by
+// anyone else (one probe of the queue index); the statement returns which
+// were, and the call reports it in Lease.Granted. On PostgreSQL
+// CreatePayment and UpdatePayment grant leases, the other writes write
+// their messages unleased; on SQLite every write grants them.
 // SQLite allows one writer at a time: a Store serializes its writes with a
 // mutex, and OpenSQLite sets WAL (readers do not block the writer), a 10 s
 // busy timeout (for writers in other Stores or processes) and immediate
