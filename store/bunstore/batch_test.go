@@ -256,6 +256,8 @@ func TestBatchedUpdates(t *testing.T) {
 		c.AmountCaptured = c.Amount
 		e := testEvent(payment.EventPaymentSucceeded, &c, at)
 		e.Inbox = msg
+		// Each asks for its message leased: the batch tells each call its own answer.
+		e.Lease = &payment.OutboxLease{Destination: "subscribers", Owner: "direct-" + c.ID, Until: at.Add(time.Hour)}
 		return func() error { return s.UpdatePayment(ctx, &c, []payment.Event{e}) }, &c, &e
 	}
 	inbox := func(key string) *payment.InboxMessage {
@@ -320,7 +322,8 @@ func TestBatchedUpdates(t *testing.T) {
 		require.Equal(t, int64(2), got.Version)
 		require.Equal(t, int64(2), c.Version, "the caller's copy is bumped")
 		require.Equal(t, int64(1), countRows(t, db, "paykit_events", "id = ?", events[i].ID))
-		require.Equal(t, int64(1), countRows(t, db, "paykit_outbox", "event_id = ?", events[i].ID))
+		require.Equal(t, int64(1), countRows(t, db, "paykit_outbox", "event_id = ? AND lease_owner = ?", events[i].ID, events[i].Lease.Owner))
+		require.True(t, events[i].Lease.Granted, "update %d: its lease is granted", i)
 		if m := events[i].Inbox; m != nil {
 			got, err := s.GetInbox(ctx, m.Provider, m.EventKey)
 			require.NoError(t, err)
@@ -331,6 +334,7 @@ func TestBatchedUpdates(t *testing.T) {
 	for _, e := range []*payment.Event{staleEvent, againEvent} {
 		require.Zero(t, countRows(t, db, "paykit_events", "id = ?", e.ID), "a missed compare-and-set writes no event")
 		require.Zero(t, countRows(t, db, "paykit_outbox", "event_id = ?", e.ID))
+		require.False(t, e.Lease.Granted, "a missed compare-and-set grants no lease")
 	}
 	if m := againEvent.Inbox; m != nil {
 		_, err := s.GetInbox(ctx, m.Provider, m.EventKey)
