@@ -26,7 +26,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		s.loop(ctx, s.cfg.sweepInterval, nil, "sweep", s.Sweep)
+		s.loop(ctx, s.cfg.sweepInterval, nil, "sweep", s.sweepBacklog)
 	}()
 	go func() {
 		defer wg.Done()
@@ -56,8 +56,10 @@ func (s *Service) loop(ctx context.Context, interval time.Duration, wake <-chan 
 // Sweep runs one reconciliation pass: it asks the provider about payments
 // and payouts that have waited past their due time, records the answers,
 // and expires abandoned payments the provider confirms were not paid. It
-// returns how many objects it looked at. Run calls it periodically; a host
-// with its own job engine may call it instead.
+// returns how many objects it looked at: at most a batch (100) of each
+// kind. Run calls it periodically, and at once again while a pass finds a
+// full batch; a host with its own job engine may call it instead (and
+// should call it again while it returns 100 or more).
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.now()
 	lease := max(s.cfg.syncAfter, 2*s.cfg.providerTimeout)
@@ -83,6 +85,22 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		s.log.Warn("expired idempotency keys not deleted", zap.Error(err))
 	}
 	return len(ps) + len(pos), nil
+}
+
+// sweepBacklog sweeps until a pass finds less than a batch to look at, so
+// that Run works through a backlog of due payments at once instead of one
+// batch per interval. Each payment a pass claims is leased, so a pass never
+// finds the same payment again, even when reconciling it failed.
+func (s *Service) sweepBacklog(ctx context.Context) (int, error) {
+	total := 0
+	for ctx.Err() == nil {
+		n, err := s.Sweep(ctx)
+		total += n
+		if err != nil || n < s.cfg.sweepBatch {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // reconcile brings one stuck payment up to date with the provider.

@@ -913,3 +913,38 @@ func TestWithStoreSharesEverythingButTheStore(t *testing.T) {
 	require.ErrorIs(t, err, payment.ErrNotFound, "not to the original's")
 	require.Equal(t, b.svc.Providers(), txSvc.Providers())
 }
+
+func TestRunWorksThroughASweepBacklog(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withOptions(payment.WithSweepInterval(time.Hour), payment.WithDispatchInterval(time.Hour)))
+	var synced sync.Map
+	b.scripted.setSync(func(p *payment.Payment) (*payment.PaymentState, error) {
+		synced.Store(p.ID, true)
+		return &payment.PaymentState{Status: payment.StatusSucceeded}, nil
+	})
+	const n = 250 // two and a half batches of the sweeper
+	ids := make([]string, 0, n)
+	for i := range n {
+		p, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", fmt.Sprintf("ord-backlog-%d", i), 100, "THB"))
+		require.NoError(t, err)
+		ids = append(ids, p.ID)
+	}
+	b.clock.Advance(2 * time.Minute) // every payment is due
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.svc.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool {
+		count := 0
+		synced.Range(func(any, any) bool { count++; return true })
+		return count == n
+	}, 10*time.Second, 5*time.Millisecond, "Run's first sweep works through every due payment, not one batch")
+	for _, id := range ids {
+		got, err := b.svc.GetPayment(t.Context(), id)
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusSucceeded, got.Status)
+	}
+}
