@@ -11,6 +11,7 @@ BENCHCOUNT    ?= 6
 # `make fuzz FUZZTIME=2m` runs them longer.
 FUZZ_TARGETS := \
 	./payment:FuzzParseDecimal \
+	./payment:FuzzPaymentJSON \
 	./httpx:FuzzDecodeCheckout \
 	./providers/sandbox:FuzzParseWebhook \
 	./providers/sandbox:FuzzParseSignedWebhook \

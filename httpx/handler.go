@@ -334,7 +334,7 @@ func (h *handler) writeJSON(rw *respWriter, status int, v any) {
 			jsonPool.Put(j)
 		}
 	}()
-	if err := j.enc.Encode(v); err != nil {
+	if err := encode(j, v); err != nil {
 		j.buf.Reset()
 		rw.apiErr = &apiError{status: http.StatusInternalServerError, code: CodeInternalError, message: "internal error", cause: err}
 		status = http.StatusInternalServerError
@@ -347,6 +347,21 @@ func (h *handler) writeJSON(rw *respWriter, status int, v any) {
 	hd["Content-Length"] = []string{itoa(j.buf.Len())}
 	rw.WriteHeader(status)
 	_, _ = rw.Write(j.buf.Bytes())
+}
+
+// encode writes v and a newline to j's buffer, as j.enc.Encode does: a
+// payment, the most common response, with Payment.AppendJSON.
+func encode(j *jsonBuffer, v any) error {
+	p, ok := v.(*payment.Payment)
+	if !ok {
+		return j.enc.Encode(v)
+	}
+	b, err := p.AppendJSON(j.buf.AvailableBuffer(), false)
+	if err != nil {
+		return err
+	}
+	_, _ = j.buf.Write(append(b, '\n'))
+	return nil
 }
 
 // Shared header values; net/http never modifies them.

@@ -288,7 +288,13 @@ func (s *Service) finishEvents(events []Event, obj interface{ objectID() string 
 			continue
 		}
 		if data == nil {
-			b, err := json.Marshal(obj)
+			var b []byte
+			var err error
+			if p, ok := obj.(*Payment); ok {
+				b, err = p.AppendJSON(make([]byte, 0, 1024), true)
+			} else {
+				b, err = json.Marshal(obj)
+			}
 			if err != nil {
 				continue
 			}

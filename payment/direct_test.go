@@ -3,6 +3,7 @@ package payment_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,7 +16,8 @@ import (
 	"github.com/paykit/paykit/store/memstore"
 )
 
-// claimCounter counts ClaimOutbox calls, can fail the first AckOutbox, and
+// claimCounter counts ClaimOutbox calls, can fail the direct path's first
+// AckOutbox, and
 // can hold UpdatePayment until released.
 type claimCounter struct {
 	payment.Store
@@ -32,7 +34,7 @@ func (c *claimCounter) ClaimOutbox(ctx context.Context, owner string, now time.T
 }
 
 func (c *claimCounter) AckOutbox(ctx context.Context, owner string, ids []string, now time.Time) (int, error) {
-	if c.failAck.CompareAndSwap(true, false) {
+	if strings.Contains(owner, "/direct/") && c.failAck.CompareAndSwap(true, false) {
 		return 0, errors.New("connection lost")
 	}
 	return c.Store.AckOutbox(ctx, owner, ids, now)
