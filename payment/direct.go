@@ -51,11 +51,12 @@ type direct struct {
 	ready   chan struct{}
 }
 
-// directSlot is one write's place in the queue: its granted messages once
-// the write returned.
+// directSlot is one write's place in the queue: the streams it writes to,
+// and its granted messages once the write returned.
 type directSlot struct {
-	msgs   []*OutboxMessage
-	filled bool
+	streams []string
+	msgs    []*OutboxMessage
+	filled  bool
 }
 
 // start marks the worker running, under a new owner name.
@@ -100,17 +101,18 @@ func (s *Service) reserveDirect(events []Event) *directSlot {
 		return nil
 	}
 	until := s.now().Add(s.cfg.dispatchLease)
-	asked := false
+	slot := &directSlot{}
 	for i := range events {
 		if slices.Contains(events[i].Destinations, destSubscribers) {
 			events[i].Lease = &OutboxLease{Destination: destSubscribers, Owner: d.owner, Until: until}
-			asked = true
+			if st := events[i].Stream(); !slices.Contains(slot.streams, st) {
+				slot.streams = append(slot.streams, st)
+			}
 		}
 	}
-	if !asked {
+	if len(slot.streams) == 0 {
 		return nil
 	}
-	slot := &directSlot{}
 	d.slots = append(d.slots, slot)
 	return slot
 }
@@ -178,19 +180,28 @@ func (s *Service) fillDirect(slot *directSlot, events []Event, err error) (claim
 	return claim
 }
 
-// take returns the messages of the filled slots at the head of the queue,
-// in order, waiting for the oldest slot to be filled. It returns nil when
-// ctx ends or flush fires first.
+// take returns the messages of the filled slots, in order, waiting for one
+// to be filled. A slot behind an unfilled one of the same stream waits for
+// it; a write that takes long holds back its own stream only. It returns
+// nil when ctx ends or flush fires first.
 func (d *direct) take(ctx context.Context, flush <-chan time.Time) []*OutboxMessage {
 	for {
 		d.mu.Lock()
-		var msgs []*OutboxMessage
-		n := 0
-		for n < len(d.slots) && d.slots[n].filled {
-			msgs = append(msgs, d.slots[n].msgs...)
-			n++
+		var (
+			msgs    []*OutboxMessage
+			blocked []string // the streams of the slots left
+			kept    = d.slots[:0]
+		)
+		for _, sl := range d.slots {
+			if sl.filled && !slices.ContainsFunc(sl.streams, func(st string) bool { return slices.Contains(blocked, st) }) {
+				msgs = append(msgs, sl.msgs...)
+				continue
+			}
+			blocked = append(blocked, sl.streams...)
+			kept = append(kept, sl)
 		}
-		d.slots = slices.Delete(d.slots, 0, n)
+		clear(d.slots[len(kept):])
+		d.slots = kept
 		d.queued -= len(msgs)
 		d.mu.Unlock()
 		if len(msgs) > 0 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paykit/paykit/payment"
@@ -17,15 +18,15 @@ import (
 )
 
 // claimCounter counts ClaimOutbox calls, can fail the direct path's first
-// AckOutbox, and
-// can hold UpdatePayment until released.
+// AckOutbox, and can hold UpdatePayment until released.
 type claimCounter struct {
 	payment.Store
-	claims  atomic.Int64
-	failAck atomic.Bool
-	hold    chan struct{} // when set, UpdatePayment waits for it to close
-	held    chan struct{} // closed when an UpdatePayment waits
-	once    sync.Once
+	claims    atomic.Int64
+	failAck   atomic.Bool
+	hold      chan struct{} // when set, UpdatePayment waits for it to close
+	held      chan struct{} // closed when an UpdatePayment waits
+	holdOrder string        // when set, only the updates of this order wait
+	once      sync.Once
 }
 
 func (c *claimCounter) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*payment.OutboxMessage, error) {
@@ -41,7 +42,7 @@ func (c *claimCounter) AckOutbox(ctx context.Context, owner string, ids []string
 }
 
 func (c *claimCounter) UpdatePayment(ctx context.Context, p *payment.Payment, events []payment.Event) error {
-	if c.hold != nil {
+	if c.hold != nil && (c.holdOrder == "" || c.holdOrder == p.OrderID) {
 		c.once.Do(func() { close(c.held) })
 		<-c.hold
 	}
@@ -194,4 +195,28 @@ func TestDirectLostAckKeepsTheOrder(t *testing.T) {
 	}, 5*time.Second, time.Millisecond)
 	require.Equal(t, []payment.EventType{payment.EventPaymentCreated, payment.EventPaymentCreated, payment.EventPaymentRequiresAction},
 		rec.Types(p.ID), "a delivery not recorded is made again, and nothing of its stream passes it")
+}
+
+func TestDirectSlowWriteHoldsBackOnlyItsStream(t *testing.T) {
+	t.Parallel()
+	c := &claimCounter{hold: make(chan struct{}), held: make(chan struct{}), holdOrder: "ord-direct-slow"}
+	b := newCounted(t, c)
+	stop := runService(t, b, c)
+	defer stop()
+	done := make(chan *payment.Payment, 1)
+	go func() {
+		p, err := b.svc.Checkout(context.Background(), paymenttest.QRCheckout("scripted", "ord-direct-slow", 100, "THB"))
+		assert.NoError(t, err)
+		done <- p
+	}()
+	<-c.held // the slow payment's update is being written
+	fast, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", "ord-direct-fast", 100, "THB"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(b.rec.Types(fast.ID)) == 2 }, 5*time.Second, time.Millisecond,
+		"another payment's notifications do not wait for a slow write")
+	close(c.hold)
+	slow := <-done
+	require.Eventually(t, func() bool { return len(b.rec.Types(slow.ID)) == 2 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, []payment.EventType{payment.EventPaymentCreated, payment.EventPaymentRequiresAction}, b.rec.Types(slow.ID))
+	require.Equal(t, []payment.EventType{payment.EventPaymentCreated, payment.EventPaymentRequiresAction}, b.rec.Types(fast.ID))
 }
