@@ -59,12 +59,18 @@ type directSlot struct {
 	filled  bool
 }
 
-// start marks the worker running, under a new owner name.
-func (d *direct) start(instance string) {
+// start marks the worker running, under a new owner name, and reports
+// whether it was not running already: one worker per Service, or two could
+// deliver one stream at once.
+func (d *direct) start(instance string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.running {
+		return false
+	}
 	d.running = true
 	d.renameLocked(instance)
+	return true
 }
 
 // rename takes a new owner name: what the old one holds is not extended.

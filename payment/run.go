@@ -16,14 +16,19 @@ import (
 // Run runs the sweeper and the notification dispatcher until ctx ends,
 // then returns nil. Several instances (processes) may run it against one
 // store at once: the store's leases keep them from doing the same work.
+// Within one process, run it once per Service: while one call runs, a
+// second leaves notifications to the claims instead of delivering them
+// straight after their writes.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(3)
-	s.direct.start(s.owner)
-	go func() {
-		defer wg.Done()
-		s.runDirect(ctx)
-	}()
+	wg.Add(2)
+	if s.home && s.direct.start(s.owner) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.runDirect(ctx)
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		s.loop(ctx, s.cfg.sweepInterval, nil, "sweep", s.sweepBacklog)
