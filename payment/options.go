@@ -42,6 +42,7 @@ type config struct {
 	webhookBaseURL      string
 	instanceID          string
 	sweepBatch          int
+	sweepConcurrency    int
 	dispatchBatch       int
 	dispatchLease       time.Duration
 	maxDispatchBackoff  time.Duration
@@ -64,6 +65,7 @@ func defaultConfig() *config {
 		abandonAfter:        24 * time.Hour,
 		providerTimeout:     30 * time.Second,
 		sweepBatch:          100,
+		sweepConcurrency:    4,
 		dispatchBatch:       100,
 		dispatchLease:       time.Minute,
 		maxDispatchBackoff:  time.Hour,

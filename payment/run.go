@@ -59,8 +59,9 @@ func (s *Service) loop(ctx context.Context, interval time.Duration, wake <-chan 
 }
 
 // Sweep runs one reconciliation pass: it asks the provider about payments
-// and payouts that have waited past their due time, records the answers,
-// and expires abandoned payments the provider confirms were not paid. It
+// and payouts that have waited past their due time (four at once), records
+// the answers, and expires abandoned payments the provider confirms were
+// not paid. It
 // returns how many objects it looked at: at most a batch (100) of each
 // kind. Run calls it periodically, and at once again while a pass finds a
 // full batch; a host with its own job engine may call it instead (and
@@ -72,24 +73,40 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("payment: sweep: %w", err)
 	}
-	for _, p := range ps {
+	each(ps, s.cfg.sweepConcurrency, func(p *Payment) {
 		if err := s.reconcile(ctx, p); err != nil {
 			s.log.Warn("reconcile failed; will retry", zap.String("payment_id", p.ID), zap.Error(err))
 		}
-	}
+	})
 	pos, err := s.store.ClaimDuePayouts(ctx, now, lease, s.cfg.sweepBatch)
 	if err != nil {
 		return len(ps), fmt.Errorf("payment: sweep payouts: %w", err)
 	}
-	for _, po := range pos {
+	each(pos, s.cfg.sweepConcurrency, func(po *Payout) {
 		if _, err := s.SyncPayout(ctx, po.ID); err != nil && !errors.Is(err, ErrUnsupported) {
 			s.log.Warn("payout sync failed; will retry", zap.String("payout_id", po.ID), zap.Error(err))
 		}
-	}
+	})
 	if _, err := s.store.DeleteExpiredIdempotencyKeys(ctx, now); err != nil {
 		s.log.Warn("expired idempotency keys not deleted", zap.Error(err))
 	}
 	return len(ps) + len(pos), nil
+}
+
+// each calls fn for every item of items, at most n at once, and returns
+// once every call has.
+func each[T any](items []T, n int, fn func(T)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(n, 1))
+	for _, it := range items {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(it)
+		}()
+	}
+	wg.Wait()
 }
 
 // sweepBacklog sweeps until a pass finds less than a batch to look at, so
@@ -269,33 +286,25 @@ func (s *Service) Dispatch(ctx context.Context) (int, error) {
 			return delivered, nil
 		}
 		var (
-			wg       sync.WaitGroup
-			sem      = make(chan struct{}, s.cfg.dispatchConcurrency)
 			mu       sync.Mutex
 			done     []string // delivered, to acknowledge
 			firstErr error
 			moved    atomic.Bool
 		)
-		for _, m := range msgs {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				ok, progressed, err := s.dispatchOne(ctx, m)
-				if progressed {
-					moved.Store(true)
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if ok {
-					done = append(done, m.ID)
-				}
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-			}()
-		}
-		wg.Wait()
+		each(msgs, s.cfg.dispatchConcurrency, func(m *OutboxMessage) {
+			ok, progressed, err := s.dispatchOne(ctx, m)
+			if progressed {
+				moved.Store(true)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if ok {
+				done = append(done, m.ID)
+			}
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		})
 		n, err := s.ack(ctx, s.owner, done)
 		delivered += n
 		if n > 0 {

@@ -951,3 +951,31 @@ func TestRunWorksThroughASweepBacklog(t *testing.T) {
 	synced.Range(func(any, any) bool { count++; return true })
 	require.Equal(t, n, count, "each asked about")
 }
+
+func TestSweepAsksFourAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var inFlight, most atomic.Int64
+	b.scripted.setSync(func(p *payment.Payment) (*payment.PaymentState, error) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		// Wait, up to a point, for the others: a sweep that asks one at a
+		// time gets here alone.
+		for deadline := time.Now().Add(2 * time.Second); most.Load() < 4 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond) // long enough for more to start, were more allowed
+		return &payment.PaymentState{Status: payment.StatusSucceeded}, nil
+	})
+	for i := range 8 {
+		_, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", fmt.Sprintf("ord-sweep4-%d", i), 100, "THB"))
+		require.NoError(t, err)
+	}
+	b.clock.Advance(2 * time.Minute)
+	n, err := b.svc.Sweep(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 8, n)
+	require.Equal(t, int64(4), most.Load(), "the provider is asked about four payments at once, no more")
+}
