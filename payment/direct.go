@@ -153,12 +153,9 @@ func (s *Service) fillDirect(slot *directSlot, events []Event, err error) (claim
 				claim = true
 				continue
 			}
-			ev := *e
-			ev.Destinations, ev.Inbox, ev.Lease = nil, nil, nil
-			msgs = append(msgs, &OutboxMessage{
-				ID: e.ID + "/" + dest, Stream: e.Stream(), Destination: dest, Event: ev,
-				NextAttemptAt: e.CreatedAt, LeaseOwner: e.Lease.Owner, LeaseUntil: e.Lease.Until,
-			})
+			m := NewOutboxMessage(*e, dest)
+			m.LeaseOwner, m.LeaseUntil = e.Lease.Owner, e.Lease.Until
+			msgs = append(msgs, m)
 		}
 	}
 	if slot == nil {

@@ -66,10 +66,37 @@ func runService(t *testing.T, b *bundle, c *claimCounter) func() {
 	}
 }
 
-func newCounted(t *testing.T, c *claimCounter) *bundle {
+// newCounted returns a bundle whose store is c and whose dispatcher polls
+// hourly, with opts.
+func newCounted(t *testing.T, c *claimCounter, opts ...payment.Option) *bundle {
 	t.Helper()
 	return setup(t, withStore(func(s payment.Store) payment.Store { c.Store = s; return c }),
-		withOptions(payment.WithDispatchInterval(time.Hour)))
+		withOptions(append([]payment.Option{payment.WithDispatchInterval(time.Hour)}, opts...)...))
+}
+
+// firstThen returns a subscriber that records into rec, and that runs
+// first before its first delivery: an error from first fails that delivery.
+func firstThen(rec *paymenttest.Recorder, first func() error) payment.Subscriber {
+	var calls atomic.Int64
+	record := rec.Subscriber()
+	return func(ctx context.Context, e payment.Event) error {
+		if calls.Add(1) == 1 {
+			if err := first(); err != nil {
+				return err
+			}
+		}
+		return record(ctx, e)
+	}
+}
+
+// dispatchUntil runs Dispatch until rec holds n notifications of payment id.
+func dispatchUntil(t *testing.T, b *bundle, rec *paymenttest.Recorder, id string, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, err := b.svc.Dispatch(t.Context())
+		require.NoError(t, err)
+		return len(rec.Types(id)) >= n
+	}, 5*time.Second, time.Millisecond)
 }
 
 func TestDirectDeliveryNeedsNoClaim(t *testing.T) {
@@ -79,15 +106,16 @@ func TestDirectDeliveryNeedsNoClaim(t *testing.T) {
 	stop := runService(t, b, c)
 	defer stop()
 	before := c.claims.Load()
+	var ids []string
 	for _, order := range []string{"ord-direct-1", "ord-direct-2"} {
-		_, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", order, 100, "THB"))
+		p, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", order, 100, "THB"))
 		require.NoError(t, err)
+		ids = append(ids, p.ID)
 	}
-	evs := b.rec.WaitFor(t, 4, 5*time.Second)
-	for _, e := range evs {
+	for _, e := range b.rec.WaitFor(t, 4, 5*time.Second) {
 		require.Nil(t, e.Lease, "subscribers get the event without the store request")
 	}
-	for _, id := range []string{evs[0].ObjectID, evs[1].ObjectID, evs[2].ObjectID} {
+	for _, id := range ids {
 		require.Equal(t, []payment.EventType{payment.EventPaymentCreated, payment.EventPaymentRequiresAction}, b.rec.Types(id),
 			"each payment's notifications once, in order")
 	}
@@ -101,31 +129,22 @@ func TestDirectDeliveryNeedsNoClaim(t *testing.T) {
 
 func TestDirectFailureKeepsTheOrder(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int64
+	var tried atomic.Bool
 	rec := paymenttest.NewRecorder()
-	record := rec.Subscriber()
-	sub := func(ctx context.Context, e payment.Event) error {
-		if calls.Add(1) == 1 {
-			return errors.New("host down") // the first delivery only
-		}
-		return record(ctx, e)
-	}
 	c := &claimCounter{}
-	b := setup(t, withStore(func(s payment.Store) payment.Store { c.Store = s; return c }),
-		withOptions(payment.WithDispatchInterval(time.Hour), payment.WithSubscriber(sub)))
+	b := newCounted(t, c, payment.WithSubscriber(firstThen(rec, func() error {
+		tried.Store(true)
+		return errors.New("host down")
+	})))
 	stop := runService(t, b, c)
 	defer stop()
 	p, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", "ord-direct-fail", 100, "THB"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return calls.Load() > 0 }, 5*time.Second, time.Millisecond, "the direct delivery was tried")
+	require.Eventually(t, tried.Load, 5*time.Second, time.Millisecond, "the direct delivery was tried")
 	_, err = b.hook(t.Context(), scriptedEvent{Key: "df-1", PaymentID: p.ID, Status: payment.StatusSucceeded})
 	require.NoError(t, err)
 	b.clock.Advance(time.Hour)
-	require.Eventually(t, func() bool {
-		_, err := b.svc.Dispatch(t.Context())
-		require.NoError(t, err)
-		return len(rec.Types(p.ID)) >= 3
-	}, 5*time.Second, time.Millisecond)
+	dispatchUntil(t, b, rec, p.ID, 3)
 	require.Equal(t, []payment.EventType{payment.EventPaymentCreated, payment.EventPaymentRequiresAction, payment.EventPaymentSucceeded},
 		rec.Types(p.ID), "after a failed direct delivery, the stream goes through claims, in order, each event once")
 }
@@ -169,30 +188,20 @@ func TestWithStoreWritesTakeNoDirectLease(t *testing.T) {
 
 func TestDirectLostAckKeepsTheOrder(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int64
 	rec := paymenttest.NewRecorder()
-	record := rec.Subscriber()
-	sub := func(ctx context.Context, e payment.Event) error {
-		if calls.Add(1) == 1 {
-			time.Sleep(50 * time.Millisecond) // the next message is written meanwhile
-		}
-		return record(ctx, e)
-	}
 	c := &claimCounter{}
 	c.failAck.Store(true)
-	b := setup(t, withStore(func(s payment.Store) payment.Store { c.Store = s; return c }),
-		withOptions(payment.WithDispatchInterval(time.Hour), payment.WithSubscriber(sub)))
+	b := newCounted(t, c, payment.WithSubscriber(firstThen(rec, func() error {
+		time.Sleep(50 * time.Millisecond) // the next message is written meanwhile
+		return nil
+	})))
 	stop := runService(t, b, c)
 	defer stop()
 	p, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", "ord-direct-ack", 100, "THB"))
 	require.NoError(t, err)
 	rec.WaitFor(t, 1, 5*time.Second)
 	b.clock.Advance(2 * time.Minute) // past the lease of the delivery whose acknowledgement was lost
-	require.Eventually(t, func() bool {
-		_, err := b.svc.Dispatch(t.Context())
-		require.NoError(t, err)
-		return len(rec.Types(p.ID)) >= 3
-	}, 5*time.Second, time.Millisecond)
+	dispatchUntil(t, b, rec, p.ID, 3)
 	require.Equal(t, []payment.EventType{payment.EventPaymentCreated, payment.EventPaymentCreated, payment.EventPaymentRequiresAction},
 		rec.Types(p.ID), "a delivery not recorded is made again, and nothing of its stream passes it")
 }

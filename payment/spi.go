@@ -247,6 +247,16 @@ type InboxMessage struct {
 	ProcessedAt *time.Time `json:"processed_at,omitempty"`
 }
 
+// NewOutboxMessage returns the message a Store writes for event e and
+// destination (see Store): ID e.ID+"/"+destination, e's Stream, due at
+// e.CreatedAt, not leased. Its Event is e without the write-time
+// Destinations, Inbox and Lease.
+func NewOutboxMessage(e Event, destination string) *OutboxMessage {
+	id, stream, at := e.ID+"/"+destination, e.Stream(), e.CreatedAt
+	e.Destinations, e.Inbox, e.Lease = nil, nil, nil
+	return &OutboxMessage{ID: id, Stream: stream, Destination: destination, Event: e, NextAttemptAt: at}
+}
+
 // OutboxMessage is a notification waiting to be delivered: one per event and
 // destination.
 type OutboxMessage struct {

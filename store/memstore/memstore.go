@@ -543,13 +543,7 @@ func (s *Store) appendEvents(events []payment.Event, notify bool) {
 			continue
 		}
 		for _, dest := range events[i].Destinations {
-			m := &payment.OutboxMessage{
-				ID:            e.ID + "/" + dest,
-				Stream:        e.Stream(),
-				Destination:   dest,
-				Event:         e,
-				NextAttemptAt: e.CreatedAt,
-			}
+			m := payment.NewOutboxMessage(e, dest)
 			if l := events[i].Lease; l != nil && l.Destination == dest && s.heldBy(queueOf(m), l.Owner) {
 				m.LeaseOwner, m.LeaseUntil = l.Owner, l.Until.UTC()
 				l.Granted = true
