@@ -17,11 +17,18 @@ import (
 // moment. That start-up and the commit are most of the server's work for
 // a checkout's writes; the rows themselves are a small part.
 //
-// Nobody waits for a batch to fill. A call that finds fewer than
-// batchesInFlight batches running writes at once, alone; otherwise it
-// queues, and when a batch ends the oldest queued call writes the queue.
-// So at low load every write is its own statement, as without batching,
-// and under load the batches grow with the queue.
+// Nobody waits for a batch to fill. A call that finds no batch of its kind
+// running writes at once, alone; otherwise it queues, and when a batch ends
+// the oldest queued call writes the queue. So at low load every write is
+// its own statement, as without batching, and under load the batches grow
+// with the queue. Each statement costs the server about as much again as
+// its rows, so batches are kept as large as the load makes them: another
+// batch (up to batchesInFlight) starts beside a running one only when a
+// full batch (maxBatch calls) is queued, so that a server with more cores
+// than one batch keeps busy gets more of them at once, or when a call has
+// waited stallAfter in the queue, so that a batch stuck on a row lock (a
+// host's transaction holding a payment) holds up the others that long at
+// most.
 //
 // A batch commits or fails as a whole. A batch that PostgreSQL refused
 // (a constraint of one of its payments: a second live payment for an
@@ -31,10 +38,15 @@ import (
 // that error, as a lone write would. A compare-and-set that did not match
 // fails only its own call.
 
-// batchesInFlight is how many batches of one kind run at once: enough to
-// keep the server's cores busy while a batch is in flight, few enough
-// that the calls arriving meanwhile queue and are written together.
-const batchesInFlight = 2
+// batchesInFlight is how many batches of one kind may run at once, each
+// beyond the first only while a full batch waits or a call has waited
+// stallAfter.
+const batchesInFlight = 4
+
+// stallAfter is how long a queued call waits for the running batches
+// before it starts a batch of its own, if a slot is free: far longer than
+// a batch takes on a healthy server.
+const stallAfter = 50 * time.Millisecond
 
 // maxBatch bounds the calls in one batch, so that a statement's text (one
 // VALUES row per payment, event and notification) stays within the
@@ -69,6 +81,8 @@ type batcher struct {
 	// write writes jobs, a batch of calls for distinct payments, and
 	// finishes every one of them.
 	write func(ctx context.Context, jobs []*writeJob)
+	// stall is stallAfter (tests lengthen it).
+	stall time.Duration
 
 	mu      sync.Mutex
 	queue   []*writeJob
@@ -78,30 +92,54 @@ type batcher struct {
 // do writes j, alone or in a batch, and returns its outcome.
 func (b *batcher) do(j *writeJob) error {
 	b.mu.Lock()
-	if b.running < batchesInFlight {
+	if b.running == 0 {
 		b.running++
 		b.mu.Unlock()
 		b.run([]*writeJob{j})
 		return j.err // run finished j
 	}
 	b.queue = append(b.queue, j)
-	b.mu.Unlock()
-	select {
-	case <-j.ctx.Done():
-		b.mu.Lock()
-		if i := slices.Index(b.queue, j); i >= 0 {
-			// Still queued: nothing was written.
-			b.queue = slices.Delete(b.queue, i, i+1)
+	b.startIf(len(b.queue) >= maxBatch) // unlocks
+	stalled := time.NewTimer(b.stall)
+	defer stalled.Stop()
+	for {
+		select {
+		case <-stalled.C:
+			b.mu.Lock()
+			b.startIf(slices.Contains(b.queue, j)) // unlocks
+			continue
+		case <-j.ctx.Done():
+			b.mu.Lock()
+			if i := slices.Index(b.queue, j); i >= 0 {
+				// Still queued: nothing was written.
+				b.queue = slices.Delete(b.queue, i, i+1)
+				b.mu.Unlock()
+				return mapError(j.ctx.Err())
+			}
 			b.mu.Unlock()
-			return mapError(j.ctx.Err())
+			// Taken into a batch: its outcome is the batch's.
+		case <-j.done:
+		case batch := <-j.lead:
+			b.run(batch)
 		}
-		b.mu.Unlock()
-		// Taken into a batch: its outcome is the batch's.
-	case <-j.done:
-	case batch := <-j.lead:
-		b.run(batch)
+		return b.await(j)
 	}
-	return b.await(j)
+}
+
+// startIf starts a batch beside the running ones, from the oldest queued
+// calls, if cond holds and a slot is free, and unlocks mu. The caller holds
+// mu.
+func (b *batcher) startIf(cond bool) {
+	var batch []*writeJob
+	if cond && b.running < batchesInFlight {
+		if batch = b.take(); len(batch) > 0 {
+			b.running++
+		}
+	}
+	b.mu.Unlock()
+	if len(batch) > 0 {
+		batch[0].lead <- batch
+	}
 }
 
 // await returns j's outcome once it is finished, writing the batch j is

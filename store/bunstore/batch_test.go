@@ -68,29 +68,35 @@ func (b *batcher) state() (running, queued int) {
 	return b.running, len(b.queue)
 }
 
-// queueBehindBlocked runs the calls of blocked, which wait on the
-// blocker's locks and take every slot of b, then the calls of queued, and
-// returns once these are all queued. Each call's error is sent on its
-// channel.
-func queueBehindBlocked(t *testing.T, b *batcher, blocked, queued []func() error) []chan error {
+// patient makes s's batchers wait as long as a test needs before a queued
+// call starts a batch beside a stalled one.
+func patient(s *Store) {
+	s.creates.stall, s.updates.stall = time.Hour, time.Hour
+}
+
+// queueBehindBlocked runs blocked, which waits on the blocker's locks and
+// takes b's first slot, then the calls of queued (fewer than maxBatch, so
+// no second batch starts), and returns once these are all queued. Each
+// call's error is sent on its channel, blocked's first.
+func queueBehindBlocked(t *testing.T, b *batcher, blocked func() error, queued []func() error) []chan error {
 	t.Helper()
-	require.Len(t, blocked, batchesInFlight)
+	require.Less(t, len(queued), maxBatch)
 	var out []chan error
 	start := func(fn func() error) {
 		ch := make(chan error, 1)
 		out = append(out, ch)
 		go func() { ch <- fn() }()
 	}
-	for _, fn := range blocked {
-		start(fn)
-	}
-	require.Eventually(t, func() bool { r, _ := b.state(); return r == batchesInFlight },
-		5*time.Second, time.Millisecond, "the blocked writes take every slot")
+	start(blocked)
+	require.Eventually(t, func() bool { r, _ := b.state(); return r == 1 },
+		5*time.Second, time.Millisecond, "the blocked write takes the first slot")
 	for _, fn := range queued {
 		start(fn)
 	}
 	require.Eventually(t, func() bool { _, q := b.state(); return q == len(queued) },
 		5*time.Second, time.Millisecond, "the other writes queue")
+	running, _ := b.state()
+	require.Equal(t, 1, running, "a batch short of full waits for the running one")
 	return out
 }
 
@@ -129,6 +135,7 @@ func TestBatchedCreates(t *testing.T) {
 	t.Parallel()
 	db, _ := openPG(t)
 	s := newStore(t, db)
+	patient(s)
 	pr := probe(s.creates)
 	ctx := t.Context()
 	at := now()
@@ -138,8 +145,8 @@ func TestBatchedCreates(t *testing.T) {
 	dup := testPayment(at)
 	dup.Provider, dup.OrderID = live.Provider, live.OrderID
 
-	a, b := testPayment(at), testPayment(at)
-	hold := holdOrders(t, db, a, b)
+	a := testPayment(at)
+	hold := holdOrders(t, db, a)
 	create := func(p *payment.Payment) func() error {
 		return func() error {
 			return s.CreatePayment(ctx, p, []payment.Event{testEvent(payment.EventPaymentCreated, p, at)})
@@ -164,7 +171,7 @@ func TestBatchedCreates(t *testing.T) {
 			return s.CreatePayment(ctx, p, []payment.Event{ev})
 		})
 	}
-	chs := queueBehindBlocked(t, s.creates, []func() error{create(a), create(b)}, calls)
+	chs := queueBehindBlocked(t, s.creates, create(a), calls)
 	hold.release(t)
 	errs := wait(t, chs)
 	for i, err := range errs {
@@ -178,7 +185,7 @@ func TestBatchedCreates(t *testing.T) {
 	for i := 1; i < 10; i += 2 {
 		require.Equal(t, int64(1), countRows(t, db, "paykit_outbox", "stream = ? AND lease_owner = ''", queued[i].ID))
 	}
-	for _, p := range append(queued, a, b) {
+	for _, p := range append(queued, a) {
 		require.Equal(t, int64(1), p.Version)
 		got, err := s.GetPayment(ctx, p.ID)
 		require.NoError(t, err)
@@ -195,39 +202,38 @@ func TestBatchedCreates(t *testing.T) {
 		pr.mu.Lock()
 		pr.sizes = nil
 		pr.mu.Unlock()
-		a, b := testPayment(at), testPayment(at)
-		hold := holdOrders(t, db, a, b)
+		a := testPayment(at)
+		hold := holdOrders(t, db, a)
 		queued := []*payment.Payment{testPayment(at), dup, testPayment(at)}
 		calls := []func() error{create(queued[0]), create(queued[1]), create(queued[2])}
-		chs := queueBehindBlocked(t, s.creates, []func() error{create(a), create(b)}, calls)
+		chs := queueBehindBlocked(t, s.creates, create(a), calls)
 		hold.release(t)
 		errs := wait(t, chs)
 		require.NoError(t, errs[0])
 		require.NoError(t, errs[1])
-		require.NoError(t, errs[2])
-		require.ErrorIs(t, errs[3], payment.ErrAlreadyExists, "only the second live payment of an order fails")
-		require.NoError(t, errs[4])
+		require.ErrorIs(t, errs[2], payment.ErrAlreadyExists, "only the second live payment of an order fails")
+		require.NoError(t, errs[3])
 		require.Equal(t, 3, pr.largest())
 		_, err := s.GetPayment(ctx, dup.ID)
 		require.ErrorIs(t, err, payment.ErrNotFound)
 		require.Zero(t, countRows(t, db, "paykit_events", "object_id = ?", dup.ID), "nothing of it is written")
-		for _, p := range []*payment.Payment{a, b, queued[0], queued[2]} {
+		for _, p := range []*payment.Payment{a, queued[0], queued[2]} {
 			require.Equal(t, int64(1), countRows(t, db, "paykit_events", "object_id = ?", p.ID))
 		}
 	})
 
 	t.Run("a queued call whose context ends writes nothing", func(t *testing.T) {
-		a, b := testPayment(at), testPayment(at)
-		hold := holdOrders(t, db, a, b)
+		a := testPayment(at)
+		hold := holdOrders(t, db, a)
 		gone := testPayment(at)
 		cctx, cancel := context.WithCancel(ctx)
-		chs := queueBehindBlocked(t, s.creates, []func() error{create(a), create(b)}, []func() error{
+		chs := queueBehindBlocked(t, s.creates, create(a), []func() error{
 			func() error { return s.CreatePayment(cctx, gone, nil) },
 		})
 		cancel()
-		require.ErrorIs(t, wait(t, chs[2:])[0], context.Canceled)
+		require.ErrorIs(t, wait(t, chs[1:])[0], context.Canceled)
 		hold.release(t)
-		require.NoError(t, wait(t, chs[:2])[0])
+		require.NoError(t, wait(t, chs[:1])[0])
 		_, err := s.GetPayment(ctx, gone.ID)
 		require.ErrorIs(t, err, payment.ErrNotFound)
 	})
@@ -237,6 +243,7 @@ func TestBatchedUpdates(t *testing.T) {
 	t.Parallel()
 	db, _ := openPG(t)
 	s := newStore(t, db)
+	patient(s)
 	pr := probe(s.updates)
 	ctx := t.Context()
 	at := now()
@@ -268,10 +275,9 @@ func TestBatchedUpdates(t *testing.T) {
 		}
 	}
 
-	x, y := stored(), stored()
-	hold := block(t, db, `SELECT id FROM paykit_payments WHERE id IN (?, ?) FOR UPDATE`, x.ID, y.ID)
+	x := stored()
+	hold := block(t, db, `SELECT id FROM paykit_payments WHERE id = ? FOR UPDATE`, x.ID)
 	ux, _, _ := update(x, 1, nil)
-	uy, _, _ := update(y, 1, nil)
 
 	var calls []func() error
 	var updated []*payment.Payment
@@ -294,23 +300,22 @@ func TestBatchedUpdates(t *testing.T) {
 	again, againCopy, againEvent := update(updated[0], 1, nil)
 	calls = append(calls, uStale, uMissing, again)
 
-	chs := queueBehindBlocked(t, s.updates, []func() error{ux, uy}, calls)
+	chs := queueBehindBlocked(t, s.updates, ux, calls)
 	hold.release(t)
 	errs := wait(t, chs)
 	require.NoError(t, errs[0])
-	require.NoError(t, errs[1])
 	for i := 1; i < 6; i++ {
-		require.NoError(t, errs[2+i], "call %d", 2+i)
+		require.NoError(t, errs[1+i], "call %d", 1+i)
 	}
-	require.ErrorIs(t, errs[8], payment.ErrConflict, "a stale version fails only its own call")
-	require.ErrorIs(t, errs[9], payment.ErrNotFound)
-	if errs[2] != nil {
+	require.ErrorIs(t, errs[7], payment.ErrConflict, "a stale version fails only its own call")
+	require.ErrorIs(t, errs[8], payment.ErrNotFound)
+	if errs[1] != nil {
 		// The repeated call was queued first and won.
-		require.ErrorIs(t, errs[2], payment.ErrConflict)
-		require.NoError(t, errs[10])
+		require.ErrorIs(t, errs[1], payment.ErrConflict)
+		require.NoError(t, errs[9])
 		updated[0], events[0], againCopy, againEvent = againCopy, againEvent, updated[0], events[0]
 	} else {
-		require.ErrorIs(t, errs[10], payment.ErrConflict)
+		require.ErrorIs(t, errs[9], payment.ErrConflict)
 	}
 	require.Equal(t, 8, pr.largest(), "one batch for the distinct payments; the repeated one goes in the next")
 
@@ -348,19 +353,18 @@ func TestBatchedUpdates(t *testing.T) {
 		known := inbox(uniq("evt_"))
 		_, _, err := s.RecordInbox(ctx, known)
 		require.NoError(t, err)
-		x, y := stored(), stored()
-		hold := block(t, db, `SELECT id FROM paykit_payments WHERE id IN (?, ?) FOR UPDATE`, x.ID, y.ID)
+		x := stored()
+		hold := block(t, db, `SELECT id FROM paykit_payments WHERE id = ? FOR UPDATE`, x.ID)
 		ux, _, _ := update(x, 1, nil)
-		uy, _, _ := update(y, 1, nil)
 		first, c1, e1 := update(stored(), 1, inbox(uniq("evt_")))
 		dupCall, c2, e2 := update(stored(), 1, known)
 		last, c3, e3 := update(stored(), 1, nil)
-		chs := queueBehindBlocked(t, s.updates, []func() error{ux, uy}, []func() error{first, dupCall, last})
+		chs := queueBehindBlocked(t, s.updates, ux, []func() error{first, dupCall, last})
 		hold.release(t)
 		errs := wait(t, chs)
-		require.NoError(t, errs[2])
-		require.ErrorIs(t, errs[3], payment.ErrAlreadyExists)
-		require.NoError(t, errs[4])
+		require.NoError(t, errs[1])
+		require.ErrorIs(t, errs[2], payment.ErrAlreadyExists)
+		require.NoError(t, errs[3])
 		for _, c := range []*payment.Payment{c1, c3} {
 			got, err := s.GetPayment(ctx, c.ID)
 			require.NoError(t, err)
@@ -395,6 +399,7 @@ func TestBatchPanicDoesNotStopTheQueue(t *testing.T) {
 	t.Parallel()
 	db, _ := openPG(t)
 	s := newStore(t, db)
+	patient(s)
 	ctx := t.Context()
 	at := now()
 	write := s.creates.write
@@ -415,17 +420,16 @@ func TestBatchPanicDoesNotStopTheQueue(t *testing.T) {
 			return s.CreatePayment(ctx, p, nil)
 		}
 	}
-	a, b := testPayment(at), testPayment(at)
-	hold := holdOrders(t, db, a, b)
+	a := testPayment(at)
+	hold := holdOrders(t, db, a)
 	queued := []*payment.Payment{testPayment(at), testPayment(at), testPayment(at)}
-	chs := queueBehindBlocked(t, s.creates, []func() error{create(a), create(b)},
+	chs := queueBehindBlocked(t, s.creates, create(a),
 		[]func() error{create(queued[0]), create(queued[1]), create(queued[2])})
 	hold.release(t)
 	errs := wait(t, chs)
 	require.NoError(t, errs[0])
-	require.NoError(t, errs[1])
 	panicked, failed := 0, 0
-	for _, err := range errs[2:] {
+	for _, err := range errs[1:] {
 		require.Error(t, err)
 		if strings.HasPrefix(err.Error(), "panicked") {
 			panicked++
@@ -441,4 +445,92 @@ func TestBatchPanicDoesNotStopTheQueue(t *testing.T) {
 	require.Zero(t, queuedNow)
 	p := testPayment(at)
 	require.NoError(t, s.CreatePayment(ctx, p, nil), "later writes go through")
+}
+
+// A full batch starts beside a running one, up to batchesInFlight at
+// once; beyond that, full batches wait too.
+func TestFullBatchesRunBeside(t *testing.T) {
+	t.Parallel()
+	db, _ := openPG(t)
+	s := newStore(t, db)
+	patient(s)
+	pr := probe(s.creates)
+	ctx := t.Context()
+	at := now()
+	create := func(p *payment.Payment) chan error {
+		ch := make(chan error, 1)
+		go func() { ch <- s.CreatePayment(ctx, p, nil) }()
+		return ch
+	}
+	// Each of the first batchesInFlight batches holds one payment whose
+	// order an open transaction holds: the batch waits on it as a whole.
+	held := make([]*payment.Payment, batchesInFlight)
+	for i := range held {
+		held[i] = testPayment(at)
+	}
+	hold := holdOrders(t, db, held...)
+	var chs []chan error
+	chs = append(chs, create(held[0]))
+	require.Eventually(t, func() bool { r, _ := s.creates.state(); return r == 1 }, 5*time.Second, time.Millisecond)
+	for k := 1; k < batchesInFlight; k++ {
+		for range maxBatch - 1 {
+			chs = append(chs, create(testPayment(at)))
+		}
+		chs = append(chs, create(held[k]))
+		require.Eventually(t, func() bool { r, q := s.creates.state(); return r == k+1 && q == 0 },
+			5*time.Second, time.Millisecond, "full batch %d starts beside the running ones", k)
+	}
+	var last []chan error
+	for range maxBatch {
+		last = append(last, create(testPayment(at)))
+	}
+	require.Eventually(t, func() bool { _, q := s.creates.state(); return q == maxBatch },
+		5*time.Second, time.Millisecond, "every slot is taken: the next full batch queues")
+	running, _ := s.creates.state()
+	require.Equal(t, batchesInFlight, running)
+	hold.release(t)
+	for i, err := range wait(t, append(chs, last...)) {
+		require.NoError(t, err, "call %d", i)
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	want := []int{1}
+	for range batchesInFlight {
+		want = append(want, maxBatch)
+	}
+	require.Equal(t, want, pr.sizes, "the first write alone, then full batches")
+}
+
+// A call queued behind a batch that waits on a row lock starts a batch of
+// its own after stallAfter, and does not wait for the lock.
+func TestStalledBatch(t *testing.T) {
+	t.Parallel()
+	db, _ := openPG(t)
+	s := newStore(t, db)
+	require.Equal(t, stallAfter, s.creates.stall)
+	ctx := t.Context()
+	at := now()
+	stuck, next := testPayment(at), testPayment(at)
+	hold := holdOrders(t, db, stuck)
+	stuckDone := make(chan error, 1)
+	go func() { stuckDone <- s.CreatePayment(ctx, stuck, nil) }()
+	require.Eventually(t, func() bool { r, _ := s.creates.state(); return r == 1 }, 5*time.Second, time.Millisecond)
+	start := time.Now()
+	nextDone := make(chan error, 1)
+	go func() { nextDone <- s.CreatePayment(ctx, next, nil) }()
+	select {
+	case err := <-nextDone:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		hold.release(t)
+		t.Fatal("the queued create waited for the stuck one's lock")
+	}
+	require.GreaterOrEqual(t, time.Since(start), stallAfter, "it waited for the running batch first")
+	select {
+	case err := <-stuckDone:
+		t.Fatalf("the stuck create returned before its lock was released: %v", err)
+	default:
+	}
+	hold.release(t)
+	require.NoError(t, <-stuckDone)
 }

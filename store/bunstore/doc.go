@@ -77,9 +77,12 @@
 // # Group commit
 //
 // On a PostgreSQL pool, CreatePayment and UpdatePayment calls that arrive
-// while two writes of their kind are in flight queue, and the queue is
+// while a write of their kind is in flight queue, and the queue is
 // written as one statement when a write ends: one round trip, one executor
-// start-up over the four tables and one commit for up to 16 payments. The
+// start-up over the four tables and one commit for up to 16 payments.
+// Another batch starts beside the running one (four at most) only when 16
+// calls are queued, or when a call has waited 50 ms, as behind a write
+// that waits on a row lock a host's transaction holds. The
 // per-statement work is most of the server's cost for these writes, and
 // under load a checkout's two writes become about one commit each instead
 // of two. Nobody waits for a batch to fill: at low load every call is its

@@ -99,10 +99,12 @@ func WithoutPreparedStatements() Option {
 // calls that arrive while its earlier writes are in flight together, one
 // statement and one commit for them all (group commit): each call still
 // returns only once its own write has committed, and gets its own error.
-// At most two batches of each kind run at once, so a write that waits on a
-// row lock (a host's transaction holding a payment it created or updated)
-// holds up the calls queued behind it until the lock is released; turn
-// batching off if the host keeps such transactions open for long.
+// One batch of each kind runs at a time, more only while a full batch
+// waits, so a write that waits on a row lock (a host's transaction holding
+// a payment it created or updated) holds up the calls queued behind it for
+// up to 50 ms; they then start a batch beside it, four at most. Turn
+// batching off if the host keeps such transactions open for long and
+// writes are many.
 func WithoutBatching() Option {
 	return func(c *config) { c.unbatched = true }
 }
@@ -156,8 +158,8 @@ func New(db bun.IDB, opts ...Option) (*Store, error) {
 		s.run = newPreparedDB(pool)
 	}
 	if s.pg && mode == modeDB && !cfg.unbatched {
-		s.creates = &batcher{write: s.createBatch}
-		s.updates = &batcher{write: s.updateBatch}
+		s.creates = &batcher{write: s.createBatch, stall: stallAfter}
+		s.updates = &batcher{write: s.updateBatch, stall: stallAfter}
 	}
 	return s, nil
 }
