@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -195,6 +196,10 @@ func TestMigrate(t *testing.T) {
 		}
 		require.Equal(t, int64(1), countRows(t, db, "paykit_schema_migrations", "version = ?", "0001_init"))
 		require.Equal(t, int64(1), countRows(t, db, "paykit_schema_migrations", "version = ?", "0002_outbox_destinations"))
+		if db.Dialect().Name().String() == "pg" {
+			require.Equal(t, int64(1), countRows(t, db, "paykit_schema_migrations", "version = ?", "0003_outbox_without_event_fkey"))
+			require.Zero(t, countRows(t, db, "pg_constraint", "conname = 'paykit_outbox_event_fkey'"))
+		}
 		// Inside a host's transaction too.
 		require.NoError(t, db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			return Migrate(ctx, tx)
@@ -206,7 +211,12 @@ func TestMigrationsFS(t *testing.T) {
 	t.Parallel()
 	fsys := MigrationsFS()
 	versions := []string{"0001_init", "0002_outbox_destinations"}
+	pgOnly := []string{"0003_outbox_without_event_fkey"}
 	for _, d := range []string{"postgres", "sqlite"} {
+		versions := versions
+		if d == "postgres" {
+			versions = append(slices.Clone(versions), pgOnly...)
+		}
 		up, err := fs.Glob(fsys, d+"/*.up.sql")
 		require.NoError(t, err)
 		down, err := fs.Glob(fsys, d+"/*.down.sql")
@@ -324,6 +334,30 @@ func TestMigrateOutboxDestinations(t *testing.T) {
 		t.Parallel()
 		check(t, openSQLite(t))
 	})
+}
+
+// Migration 0003 drops the outbox's foreign key on PostgreSQL, and its down
+// file puts it back.
+func TestMigrateOutboxEventKey(t *testing.T) {
+	t.Parallel()
+	db, _ := openPGAt(t, freshPG(t))
+	ctx := t.Context()
+	s := newStore(t, db)
+	p := testPayment(now())
+	ev := testEvent(payment.EventPaymentCreated, p, p.CreatedAt)
+	ev.Destinations = []string{"subscribers"}
+	require.NoError(t, s.CreatePayment(ctx, p, []payment.Event{ev}))
+	key := "conname = 'paykit_outbox_event_fkey'"
+	require.Zero(t, countRows(t, db, "pg_constraint", key))
+	downSQL, err := fs.ReadFile(MigrationsFS(), "postgres/0003_outbox_without_event_fkey.down.sql")
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, string(downSQL))
+	require.NoError(t, err, "the stored messages all have their event")
+	require.Equal(t, int64(1), countRows(t, db, "pg_constraint", key))
+	_, err = db.ExecContext(ctx, `DELETE FROM paykit_schema_migrations WHERE version = ?`, "0003_outbox_without_event_fkey")
+	require.NoError(t, err)
+	require.NoError(t, Migrate(ctx, db))
+	require.Zero(t, countRows(t, db, "pg_constraint", key))
 }
 
 func TestNew(t *testing.T) {
