@@ -176,22 +176,13 @@ func (s *Service) prepareCheckout(params *CheckoutParams) (Provider, *Payment, e
 	return prov, p, nil
 }
 
-// validateParts checks what struct tags cannot: the card, the bank account
-// and that items add up to the amount.
+// validateParts checks what struct tags cannot: the card, and that items
+// add up to the amount. (The customer and its bank account are checked with
+// the params: validator/v10 goes into nested structs.)
 func (s *Service) validateParts(params *CheckoutParams) error {
 	if c := params.Card; c != nil {
 		if err := validateCard(c); err != nil {
 			return err
-		}
-	}
-	if params.Customer != nil {
-		if err := s.validate.Struct(params.Customer); err != nil {
-			return prefixField("customer", err)
-		}
-		if ba := params.Customer.BankAccount; ba != nil {
-			if err := s.validate.Struct(ba); err != nil {
-				return prefixField("customer.bank_account", err)
-			}
 		}
 	}
 	if len(params.Items) > 0 {
@@ -213,14 +204,6 @@ func (s *Service) validateParts(params *CheckoutParams) error {
 		}
 	}
 	return nil
-}
-
-func prefixField(prefix string, err error) error {
-	var ve *ValidationError
-	if errors.As(err, &ve) {
-		return &ValidationError{Field: prefix + "." + ve.Field, Missing: ve.Missing, Reason: ve.Reason}
-	}
-	return err
 }
 
 // validateCard checks card data without ever echoing it.

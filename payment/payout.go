@@ -38,9 +38,6 @@ func (s *Service) CreatePayout(ctx context.Context, params *PayoutParams) (*Payo
 	if err := s.validate.Struct(params); err != nil {
 		return nil, err
 	}
-	if err := s.validate.Struct(params.BankAccount); err != nil {
-		return nil, prefixField("bank_account", err)
-	}
 	prov, err := s.Provider(params.Provider)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnknownProvider, InvalidField("provider", "is not a configured provider"))

@@ -52,6 +52,9 @@ func TestCheckoutValidationNamesTheFieldAndWritesNothing(t *testing.T) {
 		{"currency", func(p *payment.CheckoutParams) { p.Currency = "thb" }, "currency", false},
 		{"unsupported currency", func(p *payment.CheckoutParams) { p.Currency = "KWD" }, "currency", false},
 		{"email", func(p *payment.CheckoutParams) { p.Customer = &payment.Customer{Email: "x"} }, "customer.email", false},
+		{"bank account", func(p *payment.CheckoutParams) {
+			p.Customer = &payment.Customer{BankAccount: &payment.BankAccount{BankCode: "KBANK", Name: "A"}}
+		}, "customer.bank_account.number", true},
 		{"items sum", func(p *payment.CheckoutParams) {
 			p.Items = []payment.Item{{Name: "a", Price: 100, Quantity: 1}}
 		}, "items", false},
@@ -763,6 +766,14 @@ func TestPayoutLifecycle(t *testing.T) {
 		BankAccount: params.BankAccount,
 	})
 	require.ErrorIs(t, err, payment.ErrUnsupported)
+	_, err = b.svc.CreatePayout(ctx, &payment.PayoutParams{
+		Provider: "sandbox", OrderID: "wd-2", Amount: 1, Currency: "THB",
+		BankAccount: &payment.BankAccount{BankCode: "KBANK", Name: "John Doe"},
+	})
+	var ve *payment.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, "bank_account.number", ve.Field)
+	require.True(t, ve.Missing)
 }
 
 func TestDispatcherRetriesInOrder(t *testing.T) {
