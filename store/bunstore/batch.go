@@ -247,3 +247,57 @@ func writeEach(batch []*writeJob, write func(ctx context.Context, jobs []*writeJ
 		write(j.ctx, []*writeJob{j})
 	}
 }
+
+// batchShape is what the text of a batch's statement depends on: whether it
+// creates or updates, and how many payments, events, inbox messages and
+// outbox messages it writes. Everything else is in the arguments.
+type batchShape struct {
+	update                              bool
+	payments, events, inbox, deliveries int
+}
+
+func shapeOf(update bool, payments int, events []payment.Event) batchShape {
+	sh := batchShape{update: update, payments: payments, events: len(events)}
+	for i := range events {
+		if events[i].Inbox != nil {
+			sh.inbox++
+		}
+		sh.deliveries += len(events[i].Destinations)
+	}
+	return sh
+}
+
+// textCache holds the texts of batch statements by shape, up to
+// maxBatchTexts of them: a batch's text runs to kilobytes, and building it
+// for every batch was a tenth of what a PostgreSQL checkout allocated.
+type textCache struct {
+	mu sync.Mutex
+	m  map[batchShape]string
+}
+
+// maxBatchTexts bounds the shapes whose text is kept; the usual shapes are
+// a few dozen (batches of 1 to maxBatch payments, one or two events each).
+const maxBatchTexts = 512
+
+// batchTexts is the texts of every Store's batch statements.
+var batchTexts = &textCache{m: map[batchShape]string{}}
+
+// statement returns the text for sh and build's arguments. build writes the
+// statement into q; it runs with q.argsOnly when the text is known.
+func (c *textCache) statement(sh batchShape, build func(q *query)) (string, []any) {
+	c.mu.Lock()
+	text, ok := c.m[sh]
+	c.mu.Unlock()
+	q := query{argsOnly: ok}
+	build(&q)
+	if ok {
+		return text, q.args
+	}
+	text = q.String()
+	c.mu.Lock()
+	if len(c.m) < maxBatchTexts {
+		c.m[sh] = text
+	}
+	c.mu.Unlock()
+	return text, q.args
+}

@@ -534,3 +534,74 @@ func TestStalledBatch(t *testing.T) {
 	hold.release(t)
 	require.NoError(t, <-stuckDone)
 }
+
+// A batch statement's text depends only on its shape, so a text built for
+// one batch serves every batch of that shape; the arguments collected with
+// a known text are those of a full build.
+func TestBatchTextDependsOnlyOnShape(t *testing.T) {
+	t.Parallel()
+	at := now()
+	// jobs returns n payments with two events each; the inbox message
+	// and the second destination go to the events picked by flip.
+	jobs := func(n int, flip bool) ([]*writeJob, []payment.Event) {
+		var out []*writeJob
+		for i := range n {
+			p := testPayment(at)
+			args, err := paymentArgs(p)
+			require.NoError(t, err)
+			args = append(args, true, p.Version)
+			evs := []payment.Event{
+				testEvent(payment.EventPaymentCreated, p, at),
+				testEvent(payment.EventPaymentSucceeded, p, at),
+			}
+			k := i % 2
+			if flip {
+				k = 1 - k
+			}
+			evs[k].Destinations = []string{"subscribers", "endpoint:e"}
+			evs[1-k].Destinations = []string{"subscribers"}
+			evs[1-k].Inbox = &payment.InboxMessage{Provider: "sandbox", EventKey: uniq("evt_"), Payload: []byte(`{}`), ReceivedAt: at}
+			evs[k].Lease = &payment.OutboxLease{Destination: "subscribers", Owner: "o", Until: at}
+			out = append(out, newWriteJob(t.Context(), p, args, evs))
+		}
+		return out, batchEvents(out)
+	}
+	for _, update := range []bool{false, true} {
+		build := createStatement
+		if update {
+			build = updateStatement
+		}
+		for _, n := range []int{1, 2, 5, maxBatch} {
+			a, aEvents := jobs(n, false)
+			b, bEvents := jobs(n, true)
+			require.Equal(t, shapeOf(update, n, aEvents), shapeOf(update, n, bEvents))
+			var qa, qb query
+			build(&qa, a, aEvents)
+			build(&qb, b, bEvents)
+			require.Equal(t, qa.String(), qb.String(), "update %v, %d payments", update, n)
+
+			cache := &textCache{m: map[batchShape]string{}}
+			text, args := cache.statement(shapeOf(update, n, aEvents), func(q *query) { build(q, a, aEvents) })
+			require.Equal(t, qa.String(), text)
+			require.Equal(t, qa.args, args)
+			text, args = cache.statement(shapeOf(update, n, bEvents), func(q *query) { build(q, b, bEvents) })
+			require.Equal(t, qb.String(), text, "from the cache")
+			require.Equal(t, qb.args, args, "a cached text still gets its own batch's arguments")
+
+			// One inbox message fewer, or one outbox message fewer, is
+			// another shape with another text.
+			for _, change := range []func(e *payment.Event){
+				func(e *payment.Event) { e.Inbox = nil },
+				func(e *payment.Event) { e.Destinations = e.Destinations[:len(e.Destinations)-1] },
+			} {
+				c, _ := jobs(n, false)
+				change(&c[0].events[1])
+				cEvents := batchEvents(c)
+				require.NotEqual(t, shapeOf(update, n, aEvents), shapeOf(update, n, cEvents))
+				var qc query
+				build(&qc, c, cEvents)
+				require.NotEqual(t, qa.String(), qc.String())
+			}
+		}
+	}
+}

@@ -137,14 +137,19 @@ func grant(events []payment.Event, id, owner string) {
 // pgNextSeq takes the next value of the events' identity sequence.
 const pgNextSeq = `nextval(pg_get_serial_sequence('paykit_events', 'seq'))`
 
-// query is a SQL text with its arguments, built in pieces.
+// query is a SQL text with its arguments, built in pieces. With argsOnly,
+// only the arguments are collected: the caller has the text already (see
+// batchTexts).
 type query struct {
-	b    strings.Builder
-	args []any
+	b        strings.Builder
+	args     []any
+	argsOnly bool
 }
 
 func (q *query) add(sql string, args ...any) {
-	q.b.WriteString(sql)
+	if !q.argsOnly {
+		q.b.WriteString(sql)
+	}
 	q.args = append(q.args, args...)
 }
 

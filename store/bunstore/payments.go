@@ -178,18 +178,10 @@ func paymentInsert(n int) string {
 // createBatch writes the payments of jobs, with their events, with one
 // PostgreSQL statement, and finishes the jobs.
 func (s *Store) createBatch(ctx context.Context, jobs []*writeJob) {
-	var q query
-	q.add(`WITH p AS (` + paymentInsert(len(jobs)))
-	for _, j := range jobs {
-		q.args = append(q.args, j.args...)
-	}
-	q.add(` RETURNING id)`)
 	events := batchEvents(jobs)
-	if addEventCTEs(&q, events, "", nil, true) {
-		q.add(` ` + leasedEvents)
-	} else {
-		q.add(` SELECT id, '' FROM p WHERE false`)
-	}
+	text, args := batchTexts.statement(shapeOf(false, len(jobs), events), func(q *query) {
+		createStatement(q, jobs, events)
+	})
 	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
 		ungrant(events)
 		return queryRows(ctx, db, func(r scanner) error {
@@ -199,7 +191,7 @@ func (s *Store) createBatch(ctx context.Context, jobs []*writeJob) {
 			}
 			grant(events, id, owner)
 			return nil
-		}, q.String(), q.args...)
+		}, text, args...)
 	})
 	if err != nil && len(jobs) > 1 && refusedAsAWhole(err) {
 		writeEach(jobs, s.createBatch)
@@ -207,6 +199,21 @@ func (s *Store) createBatch(ctx context.Context, jobs []*writeJob) {
 	}
 	for _, j := range jobs {
 		j.finish(err)
+	}
+}
+
+// createStatement writes into q the statement that inserts the payments of
+// jobs with events, their events, returning the leases granted.
+func createStatement(q *query, jobs []*writeJob, events []payment.Event) {
+	q.add(`WITH p AS (` + paymentInsert(len(jobs)))
+	for _, j := range jobs {
+		q.args = append(q.args, j.args...)
+	}
+	q.add(` RETURNING id)`)
+	if addEventCTEs(q, events, "", nil, true) {
+		q.add(` ` + leasedEvents)
+	} else {
+		q.add(` SELECT id, '' FROM p WHERE false`)
 	}
 }
 
@@ -302,22 +309,10 @@ func (s *Store) UpdatePayment(ctx context.Context, p *payment.Payment, events []
 // jobs: a job whose payment did not match gets ErrConflict or
 // ErrNotFound, as a lone compare-and-set would.
 func (s *Store) updateBatch(ctx context.Context, jobs []*writeJob) {
-	var q query
-	q.add(`WITH v (` + columnNames(paymentCASColumns) + `) AS (VALUES ` + valuesRows(paymentCASColumns, len(jobs), true, true) + `), ` + paymentCAS)
-	var owners []string
-	for _, j := range jobs {
-		q.args = append(q.args, j.args...)
-		for range j.events {
-			owners = append(owners, j.p.ID)
-		}
-	}
 	events := batchEvents(jobs)
-	outbox := addEventCTEs(&q, events, "u", owners, true)
-	q.add(` SELECT id, '' FROM u`)
-	if outbox {
-		// The leases' rows follow the payments', told apart by their owner.
-		q.add(` UNION ALL ` + leasedEvents)
-	}
+	text, args := batchTexts.statement(shapeOf(true, len(jobs), events), func(q *query) {
+		updateStatement(q, jobs, events)
+	})
 	var matched []string
 	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
 		matched = matched[:0]
@@ -333,7 +328,7 @@ func (s *Store) updateBatch(ctx context.Context, jobs []*writeJob) {
 				grant(events, id, owner)
 			}
 			return nil
-		}, q.String(), q.args...)
+		}, text, args...)
 	})
 	if err != nil {
 		if len(jobs) > 1 && refusedAsAWhole(err) {
@@ -353,6 +348,26 @@ func (s *Store) updateBatch(ctx context.Context, jobs []*writeJob) {
 		j.finish(s.read(j.ctx, func(ctx context.Context, db bun.IDB) error {
 			return casMiss(ctx, db, "paykit_payments", j.p.ID)
 		}))
+	}
+}
+
+// updateStatement writes into q the statement that compare-and-sets the
+// payments of jobs and inserts events, the events of those that matched,
+// returning the ids that matched and the leases granted.
+func updateStatement(q *query, jobs []*writeJob, events []payment.Event) {
+	q.add(`WITH v (` + columnNames(paymentCASColumns) + `) AS (VALUES ` + valuesRows(paymentCASColumns, len(jobs), true, true) + `), ` + paymentCAS)
+	var owners []string
+	for _, j := range jobs {
+		q.args = append(q.args, j.args...)
+		for range j.events {
+			owners = append(owners, j.p.ID)
+		}
+	}
+	if addEventCTEs(q, events, "u", owners, true) {
+		// The leases' rows follow the payments', told apart by their owner.
+		q.add(` SELECT id, '' FROM u UNION ALL ` + leasedEvents)
+	} else {
+		q.add(` SELECT id, '' FROM u`)
 	}
 }
 
