@@ -188,3 +188,26 @@ func BenchmarkGetQRPaymentParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkClaimDueNoneDue is a sweep of a store holding 100,000 pending
+// payments, none of them due yet (a shop's unpaid QR checkouts): the
+// store's lock is held for as long as the claim takes.
+func BenchmarkClaimDueNoneDue(b *testing.B) {
+	s := memstore.New()
+	at := time.Now().UTC()
+	for i := range 100_000 {
+		p := benchPayment(i, at)
+		next := at.Add(time.Hour + time.Duration(i)*time.Millisecond)
+		p.NextSyncAt = &next
+		if err := s.CreatePayment(b.Context(), p, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		ps, err := s.ClaimDuePayments(b.Context(), at, time.Minute, 100)
+		if err != nil || len(ps) != 0 {
+			b.Fatal(err, len(ps))
+		}
+	}
+}

@@ -25,7 +25,7 @@ type Store struct {
 	paymentByRef  map[refKey]string
 	paymentsByOrd map[string][]*paymentRow // by order id, any provider, creation order
 	orderHolder   map[orderKey]string      // the payment holding the order
-	duePayments   map[string]*paymentRow   // NextSyncAt set
+	duePayments   dueQueue[*paymentRow]    // NextSyncAt set
 
 	refunds          map[string]*payment.Refund
 	refundsByPayment map[string][]string // creation order
@@ -33,7 +33,7 @@ type Store struct {
 	payouts      map[string]*payoutRow
 	payoutByRef  map[refKey]string
 	payoutByOrd  map[orderKey]string
-	duePayouts   map[string]*payoutRow
+	duePayouts   dueQueue[*payoutRow]        // NextSyncAt set
 	eventsByID   map[string][]*payment.Event // object or payment id -> its events, in append order
 	idempotency  map[string]*payment.IdempotencyRecord
 	inbox        map[inboxKey]*inboxRow
@@ -53,6 +53,7 @@ type inboxKey struct{ provider, eventKey string }
 type paymentRow struct {
 	p   *payment.Payment
 	seq uint64
+	due int // see dueRow.slot
 	// released is set once the payment first reached failed, canceled or
 	// expired: it never holds its order again.
 	released bool
@@ -61,6 +62,7 @@ type paymentRow struct {
 type payoutRow struct {
 	p   *payment.Payout
 	seq uint64
+	due int // see dueRow.slot
 }
 
 type inboxRow struct {
@@ -80,13 +82,11 @@ func New() *Store {
 		paymentByRef:     map[refKey]string{},
 		paymentsByOrd:    map[string][]*paymentRow{},
 		orderHolder:      map[orderKey]string{},
-		duePayments:      map[string]*paymentRow{},
 		refunds:          map[string]*payment.Refund{},
 		refundsByPayment: map[string][]string{},
 		payouts:          map[string]*payoutRow{},
 		payoutByRef:      map[refKey]string{},
 		payoutByOrd:      map[orderKey]string{},
-		duePayouts:       map[string]*payoutRow{},
 		eventsByID:       map[string][]*payment.Event{},
 		idempotency:      map[string]*payment.IdempotencyRecord{},
 		inbox:            map[inboxKey]*inboxRow{},
@@ -148,9 +148,7 @@ func (s *Store) CreatePayment(ctx context.Context, p *payment.Payment, events []
 	if c.ProviderReference != "" {
 		s.paymentByRef[refKey{c.Provider, c.ProviderReference}] = c.ID
 	}
-	if c.NextSyncAt != nil {
-		s.duePayments[c.ID] = row
-	}
+	s.duePayments.set(row, c.NextSyncAt != nil)
 	s.appendEvents(events, true)
 	p.Version = 1
 	return nil
@@ -273,12 +271,8 @@ func (s *Store) replacePayment(row *paymentRow, p *payment.Payment) {
 			s.paymentByRef[newRef] = c.ID
 		}
 	}
-	if c.NextSyncAt != nil {
-		s.duePayments[c.ID] = row
-	} else {
-		delete(s.duePayments, c.ID)
-	}
 	row.p = c
+	s.duePayments.set(row, c.NextSyncAt != nil)
 	p.Version = c.Version
 }
 
@@ -395,9 +389,7 @@ func (s *Store) CreatePayout(ctx context.Context, p *payment.Payout, events []pa
 	if c.ProviderReference != "" {
 		s.payoutByRef[refKey{c.Provider, c.ProviderReference}] = c.ID
 	}
-	if c.NextSyncAt != nil {
-		s.duePayouts[c.ID] = row
-	}
+	s.duePayouts.set(row, c.NextSyncAt != nil)
 	s.appendEvents(events, true)
 	p.Version = 1
 	return nil
@@ -470,12 +462,8 @@ func (s *Store) UpdatePayout(ctx context.Context, p *payment.Payout, events []pa
 			s.payoutByRef[newRef] = c.ID
 		}
 	}
-	if c.NextSyncAt != nil {
-		s.duePayouts[c.ID] = row
-	} else {
-		delete(s.duePayouts, c.ID)
-	}
 	row.p = c
+	s.duePayouts.set(row, c.NextSyncAt != nil)
 	s.appendEvents(events, true)
 	p.Version = c.Version
 	return nil
@@ -913,21 +901,13 @@ func (s *Store) ClaimDuePayments(ctx context.Context, now time.Time, lease time.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var due []*paymentRow
-	for _, row := range s.duePayments {
-		if !row.p.NextSyncAt.After(now) {
-			due = append(due, row)
-		}
-	}
-	slices.SortFunc(due, func(a, b *paymentRow) int {
-		return cmp.Or(a.p.NextSyncAt.Compare(*b.p.NextSyncAt), cmp.Compare(a.seq, b.seq))
-	})
-	due = due[:min(len(due), limit)]
+	due := s.duePayments.take(now, limit)
 	until := now.Add(lease).UTC()
 	out := make([]*payment.Payment, 0, len(due))
 	for _, row := range due {
 		u := until
 		row.p.NextSyncAt = &u
+		s.duePayments.set(row, true)
 		out = append(out, clonePayment(row.p))
 	}
 	return out, nil
@@ -943,21 +923,13 @@ func (s *Store) ClaimDuePayouts(ctx context.Context, now time.Time, lease time.D
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var due []*payoutRow
-	for _, row := range s.duePayouts {
-		if !row.p.NextSyncAt.After(now) {
-			due = append(due, row)
-		}
-	}
-	slices.SortFunc(due, func(a, b *payoutRow) int {
-		return cmp.Or(a.p.NextSyncAt.Compare(*b.p.NextSyncAt), cmp.Compare(a.seq, b.seq))
-	})
-	due = due[:min(len(due), limit)]
+	due := s.duePayouts.take(now, limit)
 	until := now.Add(lease).UTC()
 	out := make([]*payment.Payout, 0, len(due))
 	for _, row := range due {
 		u := until
 		row.p.NextSyncAt = &u
+		s.duePayouts.set(row, true)
 		out = append(out, clonePayout(row.p))
 	}
 	return out, nil
