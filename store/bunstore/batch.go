@@ -28,7 +28,8 @@ import (
 // than one batch keeps busy gets more of them at once, or when a call has
 // waited stallAfter in the queue, so that a batch stuck on a row lock (a
 // host's transaction holding a payment) holds up the others that long at
-// most.
+// most. Like the first, such a batch hands the queue on when it ends, so
+// the extra writers stay while there is a queue and go when it is empty.
 //
 // A batch commits or fails as a whole. A batch that PostgreSQL refused
 // (a constraint of one of its payments: a second live payment for an
