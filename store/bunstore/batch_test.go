@@ -68,10 +68,22 @@ func (b *batcher) state() (running, queued int) {
 	return b.running, len(b.queue)
 }
 
-// patient makes s's batchers wait as long as a test needs before a queued
-// call starts a batch beside a stalled one.
-func patient(s *Store) {
+// patientStore returns a database and a Store on it whose batchers wait as
+// long as a test needs before a queued call starts a batch beside a stalled
+// one.
+func patientStore(t *testing.T) (*bun.DB, *Store) {
+	t.Helper()
+	db, _ := openPG(t)
+	s := newStore(t, db)
 	s.creates.stall, s.updates.stall = time.Hour, time.Hour
+	return db, s
+}
+
+// async runs fn in a goroutine and returns the channel its error arrives on.
+func async(fn func() error) chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- fn() }()
+	return ch
 }
 
 // queueBehindBlocked runs blocked, which waits on the blocker's locks and
@@ -81,17 +93,11 @@ func patient(s *Store) {
 func queueBehindBlocked(t *testing.T, b *batcher, blocked func() error, queued []func() error) []chan error {
 	t.Helper()
 	require.Less(t, len(queued), maxBatch)
-	var out []chan error
-	start := func(fn func() error) {
-		ch := make(chan error, 1)
-		out = append(out, ch)
-		go func() { ch <- fn() }()
-	}
-	start(blocked)
+	out := []chan error{async(blocked)}
 	require.Eventually(t, func() bool { r, _ := b.state(); return r == 1 },
 		5*time.Second, time.Millisecond, "the blocked write takes the first slot")
 	for _, fn := range queued {
-		start(fn)
+		out = append(out, async(fn))
 	}
 	require.Eventually(t, func() bool { _, q := b.state(); return q == len(queued) },
 		5*time.Second, time.Millisecond, "the other writes queue")
@@ -133,9 +139,7 @@ func holdOrders(t *testing.T, db *bun.DB, ps ...*payment.Payment) *blocker {
 
 func TestBatchedCreates(t *testing.T) {
 	t.Parallel()
-	db, _ := openPG(t)
-	s := newStore(t, db)
-	patient(s)
+	db, s := patientStore(t)
 	pr := probe(s.creates)
 	ctx := t.Context()
 	at := now()
@@ -241,9 +245,7 @@ func TestBatchedCreates(t *testing.T) {
 
 func TestBatchedUpdates(t *testing.T) {
 	t.Parallel()
-	db, _ := openPG(t)
-	s := newStore(t, db)
-	patient(s)
+	db, s := patientStore(t)
 	pr := probe(s.updates)
 	ctx := t.Context()
 	at := now()
@@ -397,9 +399,7 @@ func TestWithoutBatching(t *testing.T) {
 // finish, and the queue goes on: later writes are not stuck behind it.
 func TestBatchPanicDoesNotStopTheQueue(t *testing.T) {
 	t.Parallel()
-	db, _ := openPG(t)
-	s := newStore(t, db)
-	patient(s)
+	db, s := patientStore(t)
 	ctx := t.Context()
 	at := now()
 	write := s.creates.write
@@ -451,16 +451,12 @@ func TestBatchPanicDoesNotStopTheQueue(t *testing.T) {
 // once; beyond that, full batches wait too.
 func TestFullBatchesRunBeside(t *testing.T) {
 	t.Parallel()
-	db, _ := openPG(t)
-	s := newStore(t, db)
-	patient(s)
+	db, s := patientStore(t)
 	pr := probe(s.creates)
 	ctx := t.Context()
 	at := now()
 	create := func(p *payment.Payment) chan error {
-		ch := make(chan error, 1)
-		go func() { ch <- s.CreatePayment(ctx, p, nil) }()
-		return ch
+		return async(func() error { return s.CreatePayment(ctx, p, nil) })
 	}
 	// Each of the first batchesInFlight batches holds one payment whose
 	// order an open transaction holds: the batch waits on it as a whole.
@@ -512,12 +508,10 @@ func TestStalledBatch(t *testing.T) {
 	at := now()
 	stuck, next := testPayment(at), testPayment(at)
 	hold := holdOrders(t, db, stuck)
-	stuckDone := make(chan error, 1)
-	go func() { stuckDone <- s.CreatePayment(ctx, stuck, nil) }()
+	stuckDone := async(func() error { return s.CreatePayment(ctx, stuck, nil) })
 	require.Eventually(t, func() bool { r, _ := s.creates.state(); return r == 1 }, 5*time.Second, time.Millisecond)
 	start := time.Now()
-	nextDone := make(chan error, 1)
-	go func() { nextDone <- s.CreatePayment(ctx, next, nil) }()
+	nextDone := async(func() error { return s.CreatePayment(ctx, next, nil) })
 	select {
 	case err := <-nextDone:
 		require.NoError(t, err)
