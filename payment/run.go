@@ -66,31 +66,56 @@ func (s *Service) loop(ctx context.Context, interval time.Duration, wake <-chan 
 // kind. Run calls it periodically, and at once again while a pass finds a
 // full batch; a host with its own job engine may call it instead (and
 // should call it again while it returns 100 or more).
+//
+// A pass leases what it claims for the longer of WithSyncAfter and twice
+// WithProviderTimeout, so that two sweepers never ask about the same
+// payment at once. What a slow provider keeps it from starting while a
+// call still fits in that lease is left, not counted, for a pass after
+// the lease ends.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.now()
 	lease := max(s.cfg.syncAfter, 2*s.cfg.providerTimeout)
+	// A claim holds its payments until now+lease; after that another
+	// sweeper may claim them again. One not started while a provider call
+	// still fits in the lease is left to that later claim, so that a batch
+	// held up by a slow provider does not ask about the same payment twice
+	// at once, nor pile more calls on the provider for every sweeper.
+	startBy := now.Add(lease - s.cfg.providerTimeout)
+	var looked atomic.Int64
 	ps, err := s.store.ClaimDuePayments(ctx, now, lease, s.cfg.sweepBatch)
 	if err != nil {
 		return 0, fmt.Errorf("payment: sweep: %w", err)
 	}
 	each(ps, s.cfg.sweepConcurrency, func(p *Payment) {
+		if s.now().After(startBy) {
+			return
+		}
+		looked.Add(1)
 		if err := s.reconcile(ctx, p); err != nil {
 			s.log.Warn("reconcile failed; will retry", zap.String("payment_id", p.ID), zap.Error(err))
 		}
 	})
 	pos, err := s.store.ClaimDuePayouts(ctx, now, lease, s.cfg.sweepBatch)
 	if err != nil {
-		return len(ps), fmt.Errorf("payment: sweep payouts: %w", err)
+		return int(looked.Load()), fmt.Errorf("payment: sweep payouts: %w", err)
 	}
 	each(pos, s.cfg.sweepConcurrency, func(po *Payout) {
+		if s.now().After(startBy) {
+			return
+		}
+		looked.Add(1)
 		if _, err := s.SyncPayout(ctx, po.ID); err != nil && !errors.Is(err, ErrUnsupported) {
 			s.log.Warn("payout sync failed; will retry", zap.String("payout_id", po.ID), zap.Error(err))
 		}
 	})
+	if left := len(ps) + len(pos) - int(looked.Load()); left > 0 {
+		s.log.Info("sweep ran out of its lease; the rest is asked about when it ends",
+			zap.Int("left", left), zap.Time("next", now.Add(lease)))
+	}
 	if _, err := s.store.DeleteExpiredIdempotencyKeys(ctx, now); err != nil {
 		s.log.Warn("expired idempotency keys not deleted", zap.Error(err))
 	}
-	return len(ps) + len(pos), nil
+	return int(looked.Load()), nil
 }
 
 // each calls fn for every item of items, at most n at once, and returns

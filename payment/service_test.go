@@ -990,3 +990,55 @@ func TestSweepAsksFourAtOnce(t *testing.T) {
 	require.Equal(t, 8, n)
 	require.Equal(t, int64(4), most.Load(), "the provider is asked about four payments at once, no more")
 }
+
+func TestSweepLeavesWhatItCannotStartWithinItsLease(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var calls, inFlight atomic.Int64
+	b.scripted.setSync(func(p *payment.Payment) (*payment.PaymentState, error) {
+		calls.Add(1)
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		// The first four calls are all under way before any of them takes
+		// its time, so the pass starts exactly four within its lease.
+		for deadline := time.Now().Add(2 * time.Second); inFlight.Load() < 4 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		b.clock.Advance(40 * time.Second) // a slow provider: past lease - provider timeout
+		return &payment.PaymentState{Status: payment.StatusSucceeded}, nil
+	})
+	ids := make([]string, 8)
+	for i := range ids {
+		p, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", fmt.Sprintf("ord-lease-%d", i), 100, "THB"))
+		require.NoError(t, err)
+		ids[i] = p.ID
+	}
+	b.clock.Advance(2 * time.Minute)
+	n, err := b.svc.Sweep(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 4, n, "the pass looked at the four it started in time")
+	require.Equal(t, int64(4), calls.Load(), "the other four were not asked about once the lease ran short")
+	pending := 0
+	for _, id := range ids {
+		got, err := b.svc.GetPayment(t.Context(), id)
+		require.NoError(t, err)
+		if got.Status != payment.StatusSucceeded {
+			pending++
+		}
+	}
+	require.Equal(t, 4, pending, "what the pass left is still to be asked about")
+
+	n, err = b.svc.Sweep(t.Context())
+	require.NoError(t, err)
+	require.Positive(t, n, "the clock is past the first lease: the next pass claims what was left")
+	for n > 0 {
+		n, err = b.svc.Sweep(t.Context())
+		require.NoError(t, err)
+	}
+	require.Equal(t, int64(8), calls.Load(), "each payment asked about once in all")
+	for _, id := range ids {
+		got, err := b.svc.GetPayment(t.Context(), id)
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusSucceeded, got.Status)
+	}
+}
