@@ -37,10 +37,6 @@ import (
 // it, writes leave their messages to ClaimOutbox.
 const maxDirectQueue = 4096
 
-// errHeldBack is recorded on a message put back because an earlier message
-// of its stream was not delivered on the direct path.
-const errHeldBack = "held back: an earlier message of its stream was not delivered directly"
-
 // direct is the queue between writers and the direct worker.
 type direct struct {
 	mu      sync.Mutex
@@ -356,11 +352,16 @@ func (s *Service) putBack(msgs []*OutboxMessage) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	now := s.now()
+	// Not an attempt: none was made. One store call per lease owner (the
+	// worker renames itself when something goes wrong).
+	byOwner := map[string][]string{}
 	for _, m := range msgs {
-		err := s.store.RetryOutbox(ctx, m.ID, m.LeaseOwner, now, errHeldBack)
-		if err != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
-			s.log.Warn("direct notification not put back; it is claimed when its lease ends",
-				zap.String("event_id", m.Event.ID), zap.Error(err))
+		byOwner[m.LeaseOwner] = append(byOwner[m.LeaseOwner], m.ID)
+	}
+	for owner, ids := range byOwner {
+		if _, err := s.store.ReleaseOutbox(ctx, owner, ids, now); err != nil {
+			s.log.Warn("direct notifications not put back; they are claimed when their lease ends",
+				zap.Int("messages", len(ids)), zap.Error(err))
 		}
 	}
 	s.notifyDispatcher()

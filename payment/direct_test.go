@@ -164,7 +164,13 @@ func TestDirectWriteAfterStopIsPutBack(t *testing.T) {
 	stop() // Run stops (the creation's message delivered and acknowledged) while the update is written
 	close(c.hold)
 	require.NoError(t, <-done)
-	_, err := b.svc.Dispatch(t.Context())
+	msgs, err := c.Store.ClaimOutbox(t.Context(), "check", b.clock.Now(), time.Second, 10)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1, "the update's message is put back, due at once")
+	require.Zero(t, msgs[0].Attempts, "put back untried: no attempt counted")
+	require.Empty(t, msgs[0].LastError, "nor an error recorded")
+	b.clock.Advance(time.Second) // the check's lease ends
+	_, err = b.svc.Dispatch(t.Context())
 	require.NoError(t, err)
 	evs := b.rec.Events()
 	require.Len(t, evs, 2, "the update's message is put back and claimed at once, not after its lease")

@@ -172,6 +172,13 @@ type Store interface {
 	// and schedules the message for next. ErrConflict when owner no longer
 	// holds the lease.
 	RetryOutbox(ctx context.Context, id, owner string, next time.Time, lastErr string) error
+	// ReleaseOutbox ends owner's lease on each message of ids that owner
+	// still holds, making it claimable again at next, in one atomic step,
+	// and returns how many it released. It is for messages owner took but
+	// did not try to deliver: it counts no attempt and leaves LastError as
+	// it is. A message owner no longer holds, or that does not exist, is
+	// left as it is and not counted.
+	ReleaseOutbox(ctx context.Context, owner string, ids []string, next time.Time) (int, error)
 
 	// ClaimDuePayments returns up to limit payments whose NextSyncAt is not
 	// after now, oldest NextSyncAt first, and moves their NextSyncAt to

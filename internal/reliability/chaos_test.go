@@ -45,7 +45,7 @@ var writeOps = map[string]bool{
 	"CreatePayout": true, "UpdatePayout": true, "AppendEvents": true, "AcquireIdempotencyKey": true,
 	"CompleteIdempotencyKey": true, "ReleaseIdempotencyKey": true, "DeleteExpiredIdempotencyKeys": true,
 	"RecordInbox": true, "UpdateInbox": true, "ClaimOutbox": true, "FailOutbox": true,
-	"RedeliverOutbox": true, "AckOutbox": true, "RetryOutbox": true, "ClaimDuePayments": true,
+	"RedeliverOutbox": true, "AckOutbox": true, "RetryOutbox": true, "ReleaseOutbox": true, "ClaimDuePayments": true,
 	"ClaimDuePayouts": true,
 }
 
@@ -365,6 +365,10 @@ func (c *chaosStore) AckOutbox(ctx context.Context, owner string, ids []string, 
 
 func (c *chaosStore) RetryOutbox(ctx context.Context, id, owner string, next time.Time, lastErr string) error {
 	return do0(ctx, c, "RetryOutbox", func() error { return c.Store.RetryOutbox(ctx, id, owner, next, lastErr) })
+}
+
+func (c *chaosStore) ReleaseOutbox(ctx context.Context, owner string, ids []string, next time.Time) (int, error) {
+	return do1(ctx, c, "ReleaseOutbox", func() (int, error) { return c.Store.ReleaseOutbox(ctx, owner, ids, next) })
 }
 
 func (c *chaosStore) ClaimDuePayments(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*payment.Payment, error) {

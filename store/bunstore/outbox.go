@@ -161,6 +161,32 @@ func (s *Store) RetryOutbox(ctx context.Context, id, owner string, next time.Tim
 	return nil
 }
 
+// ReleaseOutbox implements payment.Store: one UPDATE of every message.
+func (s *Store) ReleaseOutbox(ctx context.Context, owner string, ids []string, next time.Time) (int, error) {
+	if len(ids) == 0 || owner == "" {
+		return 0, nil
+	}
+	args := make([]any, 0, len(ids)+2)
+	args = append(args, ts(next), owner)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		res, err := db.ExecContext(ctx, `UPDATE paykit_outbox AS o SET lease_owner = '', lease_until = NULL,
+			next_attempt_at = ? WHERE o.lease_owner = ? AND `+pending+` AND o.id IN (`+inList(len(ids))+`)`, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bunstore: release %d outbox messages: %w", len(ids), err)
+	}
+	return int(n), nil
+}
+
 // FailOutbox implements payment.Store.
 func (s *Store) FailOutbox(ctx context.Context, id, owner, lastErr string, now time.Time) error {
 	err := s.leased(ctx, id, owner, `UPDATE paykit_outbox AS o SET lease_owner = '', lease_until = NULL,

@@ -822,6 +822,26 @@ func (s *Store) RetryOutbox(ctx context.Context, id, owner string, next time.Tim
 	return nil
 }
 
+// ReleaseOutbox implements payment.Store.
+func (s *Store) ReleaseOutbox(ctx context.Context, owner string, ids []string, next time.Time) (int, error) {
+	if err := live(ctx); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		row, err := s.leased(id, owner)
+		if err != nil {
+			continue
+		}
+		row.m.LeaseOwner, row.m.LeaseUntil = "", time.Time{}
+		row.m.NextAttemptAt = next.UTC()
+		n++
+	}
+	return n, nil
+}
+
 // FailOutbox implements payment.Store.
 func (s *Store) FailOutbox(ctx context.Context, id, owner, lastErr string, now time.Time) error {
 	if err := live(ctx); err != nil {

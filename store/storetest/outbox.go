@@ -20,6 +20,7 @@ func outboxTests() []test {
 		{name: "AckOutbox skips, without counting or changing them, messages owner does not hold", serial: true, run: testOutboxAckNotHeld},
 		{name: "RetryOutbox ends the lease, counts the attempt, records the error and reschedules", serial: true, run: testOutboxRetry},
 		{name: "RetryOutbox by another owner is ErrConflict and changes nothing", serial: true, run: testOutboxRetryWrongOwner},
+		{name: "ReleaseOutbox ends owner's leases on ids, due at next, counting no attempt and keeping LastError, and returns how many", serial: true, run: testOutboxRelease},
 		{name: "an event gets one message per destination, in the order of its Destinations, and none without", serial: true, run: testOutboxDestinations},
 		{name: "a message waits for older pending messages of its Destination and Stream only", serial: true, run: testOutboxDestinationOrder},
 		{name: "FailOutbox counts the attempt and marks the message failed: never claimable, it no longer holds back its stream", serial: true, run: testOutboxFail},
@@ -299,6 +300,38 @@ func testOutboxRetry(t *testing.T, s payment.Store) {
 	require.Equal(t, "again", msgs[0].LastError, c+": the last error is kept")
 	ack(t, s, "c", next2, subID(evs[0]))
 	require.Empty(t, claim(t, s, "d", windowEnd(base).Add(-time.Minute), time.Minute, 10), c+": delivered after retries, it never comes back")
+}
+
+func testOutboxRelease(t *testing.T, s payment.Store) {
+	const c = "ReleaseOutbox ends owner's lease on each message of ids it holds, making it claimable at next, " +
+		"counts no attempt, leaves LastError, and returns how many; others are left as they are"
+	base := pastWindow()
+	drainOutbox(t, s, base)
+	fresh, retried, others := enqueue(t, s, base)[0], enqueue(t, s, base)[0], enqueue(t, s, base)[0]
+	t0 := base.Add(time.Minute)
+	require.Len(t, claim(t, s, "a", t0, time.Hour, 2), 2, c)
+	require.NoError(t, s.RetryOutbox(t.Context(), subID(retried), "a", t0, "subscriber down"), c)
+	require.Len(t, claim(t, s, "a", t0, time.Hour, 1), 1, c+": the retried message, claimed again")
+	require.Len(t, claim(t, s, "b", t0, time.Hour, 10), 1, c+": b holds the third")
+
+	next := t0.Add(10 * time.Minute)
+	n, err := s.ReleaseOutbox(t.Context(), "a", []string{subID(fresh), subID(retried), subID(others), subID(fresh), "evt_unknown/subscribers"}, next)
+	require.NoError(t, err, c)
+	require.Equal(t, 2, n, c+": a's two messages, each once; b's and an unknown one not counted")
+	n, err = s.ReleaseOutbox(t.Context(), "a", []string{subID(fresh)}, next)
+	require.NoError(t, err, c)
+	require.Zero(t, n, c+": released, a no longer holds it")
+
+	require.Empty(t, claim(t, s, "c", next.Add(-time.Microsecond), time.Minute, 10), c+": not claimable before next, a's lease ended or not")
+	msgs := claim(t, s, "c", next, time.Minute, 10)
+	require.Equal(t, []string{subID(fresh), subID(retried)}, outboxIDs(msgs), c+": both claimable at next")
+	require.Zero(t, msgs[0].Attempts, c+": no attempt counted")
+	require.Empty(t, msgs[0].LastError, c+": no error recorded")
+	require.True(t, msgs[0].NextAttemptAt.Equal(next), "%s: NextAttemptAt is next: got %s", c, msgs[0].NextAttemptAt)
+	require.Equal(t, 1, msgs[1].Attempts, c+": the earlier attempt stays counted, no more")
+	require.Equal(t, "subscriber down", msgs[1].LastError, c+": the last error is kept")
+	require.Equal(t, 1, acked(t, s, "b", next, subID(others)), c+": b still holds its message")
+	ack(t, s, "c", next, subID(fresh), subID(retried))
 }
 
 func testOutboxRetryWrongOwner(t *testing.T, s payment.Store) {

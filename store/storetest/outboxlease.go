@@ -61,9 +61,12 @@ func testOutboxLeaseGranted(t *testing.T, s payment.Store) {
 	p = newPayment(newProvider(), newOrderID(), base)
 	ev = leased(paymentEvent(p, base), "d1", until)
 	mustCreatePayment(t, s, p, ev)
-	require.NoError(t, s.RetryOutbox(t.Context(), subID(ev), "d1", base.Add(time.Second), "held back"), c+": the owner puts it back")
+	n, err := s.ReleaseOutbox(t.Context(), "d1", []string{subID(ev)}, base.Add(time.Second))
+	require.NoError(t, err, c+": the owner puts it back")
+	require.Equal(t, 1, n, c+": the owner puts it back")
 	msgs = claim(t, s, "b", base.Add(time.Second), time.Minute, 10)
 	require.Equal(t, []string{subID(ev)}, outboxIDs(msgs), c+": claimable once put back")
+	require.Zero(t, msgs[0].Attempts, c+": put back untried, no attempt counted")
 
 	events, err := s.ListEvents(t.Context(), p.ID)
 	require.NoError(t, err, "ListEvents works")
