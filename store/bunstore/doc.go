@@ -72,7 +72,10 @@
 // pooler that cannot keep a session's prepared statements (PgBouncer in
 // transaction mode before 1.21), or to have bun's hooks see every
 // statement, use WithoutPreparedStatements. In a host's transaction or on
-// a bun.Conn the statements run as plain text.
+// a bun.Conn the statements run as plain text. A pgdriver pool the host
+// opens itself wants DropDeadConnections on its connector, as OpenPostgres
+// does: preparing a statement on a connection a restarted server closed
+// fails in a way database/sql does not retry.
 //
 // # Group commit
 //

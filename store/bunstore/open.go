@@ -117,8 +117,25 @@ func OpenPostgres(url string) (*bun.DB, error) {
 	if !ok {
 		return nil, fmt.Errorf("bunstore: open postgres: unexpected connector %T", c)
 	}
-	conf := connector.Config()
-	conf.EnableTracing = false
+	connector.Config().EnableTracing = false
+	DropDeadConnections(connector)
+	sqldb := sql.OpenDB(connector)
+	sqldb.SetMaxOpenConns(MaxPostgresConns)
+	sqldb.SetMaxIdleConns(MaxPostgresConns)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	return bun.NewDB(sqldb, pgdialect.New()), nil
+}
+
+// DropDeadConnections makes the pool that opens c check each connection
+// before it reuses it, and drop one the server has closed (a restart, a
+// failover, pg_terminate_backend) instead of running the next statement on
+// it. The check peeks at the socket without blocking; it keeps c's own
+// ResetSessionFunc, run after it. OpenPostgres's pools have it. Call it on
+// a connector you open yourself, before sql.OpenDB: without it, a prepared
+// statement (see WithoutPreparedStatements) that meets a dead connection
+// fails with ErrUnavailable, where the check would have run it on another.
+func DropDeadConnections(c *pgdriver.Connector) {
+	conf := c.Config()
 	next := conf.ResetSessionFunc
 	conf.ResetSessionFunc = func(ctx context.Context, cn *pgdriver.Conn) error {
 		if connDead(cn.Conn()) {
@@ -129,11 +146,6 @@ func OpenPostgres(url string) (*bun.DB, error) {
 		}
 		return nil
 	}
-	sqldb := sql.OpenDB(connector)
-	sqldb.SetMaxOpenConns(MaxPostgresConns)
-	sqldb.SetMaxIdleConns(MaxPostgresConns)
-	sqldb.SetConnMaxIdleTime(5 * time.Minute)
-	return bun.NewDB(sqldb, pgdialect.New()), nil
 }
 
 // parsePostgresURL checks the scheme and returns url, without putting the

@@ -87,9 +87,11 @@ func WithRetryBackoff(d time.Duration) Option {
 // session's prepared statements (PgBouncer in transaction mode before
 // 1.21), or to have bun's query hooks see every statement: prepared
 // statements run on database/sql directly, past bun's hooks.
-// Use it too on a pool OpenPostgres did not open: such a pool can hand
-// out a connection a restarted server left dead, and preparing a
-// statement on it fails in a way that is not retried (ErrUnavailable).
+// A pool OpenPostgres did not open can hand out a connection a restarted
+// server left dead, and preparing a statement on it fails in a way that is
+// not retried (ErrUnavailable): on pgdriver, call DropDeadConnections on
+// the pool's connector before sql.OpenDB; on a driver with no such check,
+// use this option.
 func WithoutPreparedStatements() Option {
 	return func(c *config) { c.unprepared = true }
 }

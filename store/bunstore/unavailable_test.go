@@ -157,14 +157,31 @@ func TestTerminatedBackends(t *testing.T) {
 		require.Equal(t, payment.StatusProcessing, got.Status)
 	})
 
-	t.Run("a plain pgdriver pool recovers through bounded retries", func(t *testing.T) {
-		app := "paykit_test_plain_" + uniq("")[:8]
-		u, err := url.Parse(requirePG(t))
+	t.Run("a host's pgdriver pool with DropDeadConnections runs prepared statements past dead connections", func(t *testing.T) {
+		connector, app := plainConnector(t)
+		DropDeadConnections(connector)
+		db := bun.NewDB(sql.OpenDB(connector), pgdialect.New())
+		t.Cleanup(func() { _ = db.Close() })
+		db.SetMaxIdleConns(4)
+		s := newStore(t, db, WithMaxAttempts(1)) // no retry needed
+		at := now()
+		p := testPayment(at)
+		require.NoError(t, s.CreatePayment(ctx, p, nil))
+		warmPool(t, db, 4)
+		terminateBackends(t, app)
+
+		p.Status = payment.StatusProcessing
+		require.NoError(t, s.UpdatePayment(ctx, p, []payment.Event{testEvent(payment.EventPaymentProcessing, p, at)}))
+		warmPool(t, db, 4)
+		terminateBackends(t, app)
+		got, err := s.GetPayment(ctx, p.ID)
 		require.NoError(t, err)
-		q := u.Query()
-		q.Set("application_name", app)
-		u.RawQuery = q.Encode()
-		db := bun.NewDB(sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(u.String()))), pgdialect.New())
+		require.Equal(t, payment.StatusProcessing, got.Status)
+	})
+
+	t.Run("a plain pgdriver pool recovers through bounded retries", func(t *testing.T) {
+		connector, app := plainConnector(t)
+		db := bun.NewDB(sql.OpenDB(connector), pgdialect.New())
 		t.Cleanup(func() { _ = db.Close() })
 		db.SetMaxIdleConns(2)
 
@@ -182,7 +199,7 @@ func TestTerminatedBackends(t *testing.T) {
 		// Without retries the first call meets a dead connection.
 		warmPool(t, db, 2)
 		terminateBackends(t, app)
-		_, err = noRetry.GetPayment(ctx, p.ID)
+		_, err := noRetry.GetPayment(ctx, p.ID)
 		require.ErrorIs(t, err, payment.ErrUnavailable, "a dead pooled connection is ErrUnavailable")
 
 		// With retries, reads and writes go through.
@@ -197,6 +214,19 @@ func TestTerminatedBackends(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, int64(2), got.Version)
 	})
+}
+
+// plainConnector returns a pgdriver connector to the test server, as a host
+// would open one, and the application name its connections carry.
+func plainConnector(t *testing.T) (*pgdriver.Connector, string) {
+	t.Helper()
+	app := "paykit_test_plain_" + uniq("")[:8]
+	u, err := url.Parse(requirePG(t))
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	return pgdriver.NewConnector(pgdriver.WithDSN(u.String())), app
 }
 
 // The error classification used for retries and ErrUnavailable.
