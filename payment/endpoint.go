@@ -59,7 +59,11 @@ type endpoint struct {
 // and jitter for the retry window (WithWebhookRetryWindow, 3 days by
 // default). Several endpoints may be added. secret is "whsec_" + base64.
 // An endpoint whose address resolves to a loopback, private or link-local
-// IP is refused at dial time unless EndpointAllowPrivate is given.
+// IP is refused at dial time unless EndpointAllowPrivate is given. An
+// answer of 410 Gone disables the endpoint in this Service until the
+// process restarts: its notifications then fail at once, listed by
+// FailedDeliveries and redeliverable, until the host removes the endpoint
+// from its configuration.
 func WithWebhookEndpoint(rawURL, secret string, opts ...EndpointOption) Option {
 	return optionFunc(func(c *config) error {
 		u, err := url.Parse(rawURL)
