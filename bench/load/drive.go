@@ -39,6 +39,7 @@ type passResult struct {
 	hist   histogram
 	allocs allocCounts
 	cpu    time.Duration // the process's CPU time (clients and servers)
+	ticks  cpuTicks      // the machine's CPU time over the pass (steal)
 	// backlog is how many notifications paykit had not delivered at the
 	// end of the pass; -1 when the store cannot tell.
 	backlog int64
@@ -62,12 +63,35 @@ func (r *passResult) add(o *passResult) {
 	r.allocs.large += o.allocs.large
 	r.exhausted = r.exhausted || o.exhausted
 	r.cpu += o.cpu
+	r.ticks = r.ticks.add(o.ticks)
 	r.heap.end = o.heap.end
 	r.heap.maxLive = max(r.heap.maxLive, o.heap.maxLive)
 	r.heap.maxInUse = max(r.heap.maxInUse, o.heap.maxInUse)
 	if o.note != "" {
 		r.note = strings.TrimPrefix(r.note+"; "+o.note, "; ")
 	}
+}
+
+// cpuTicks is machine CPU time, in clock ticks: stolen by the hypervisor,
+// and all of it.
+type cpuTicks struct{ steal, total uint64 }
+
+func (t cpuTicks) add(o cpuTicks) cpuTicks { return cpuTicks{t.steal + o.steal, t.total + o.total} }
+
+func (t cpuTicks) sub(o cpuTicks) cpuTicks {
+	if t.total < o.total || t.steal < o.steal {
+		return cpuTicks{}
+	}
+	return cpuTicks{t.steal - o.steal, t.total - o.total}
+}
+
+// stealPct is the share of the machine's CPU time the hypervisor gave to
+// others, as "12%", or "-" when it was not measured.
+func (t cpuTicks) stealPct() string {
+	if t.total == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*float64(t.steal)/float64(t.total))
 }
 
 func (r *passResult) rps() float64 {
@@ -238,11 +262,13 @@ func (d *driver) run(ctx context.Context, t *target, sc scenario, m mode, rate f
 		sampler   *heapSampler
 		before    allocCounts
 		cpuBefore time.Duration
+		ticks     cpuTicks
 	)
 	if timed {
 		sampler = startHeapSampler(gcLive(), 100*time.Millisecond)
 		before = readAllocs()
 		cpuBefore = processCPU()
+		ticks = machineTicks()
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -328,6 +354,7 @@ func (d *driver) run(ctx context.Context, t *target, sc scenario, m mode, rate f
 	res.dur = time.Since(start)
 	if timed {
 		res.cpu = processCPU() - cpuBefore
+		res.ticks = machineTicks().sub(ticks)
 		res.allocs = readAllocs().sub(before)
 	}
 	if failed != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -41,6 +42,10 @@ func TestRunMemstore(t *testing.T) {
 		require.Zero(t, p.errs, "%s %s %s: %s", p.mode, p.sc, p.target(), p.first)
 		require.False(t, p.exhausted, "%s %s %s ran out of payments", p.mode, p.sc, p.target())
 		require.Positive(t, p.hist.quantile(0.99), "%s %s %s: no latency", p.mode, p.sc, p.target())
+		if runtime.GOOS == "linux" {
+			require.Positive(t, p.ticks.total, "%s %s %s: the machine's CPU time was not read", p.mode, p.sc, p.target())
+			require.LessOrEqual(t, p.ticks.steal, p.ticks.total)
+		}
 	}
 	for _, sc := range allScenarios {
 		p := rep.find(modePeak, sc, kindPaykit, storeMemory, "")
@@ -56,6 +61,16 @@ func TestRunMemstore(t *testing.T) {
 	for _, s := range []string{"## Peak", "## Half peak", "## Memory", "## Targets", "| checkout | paykit/memory |", "| webhook | bare-json |"} {
 		require.Contains(t, out.String(), s)
 	}
+}
+
+func TestStealShare(t *testing.T) {
+	before, after := cpuTicks{steal: 10, total: 1000}, cpuTicks{steal: 40, total: 1200}
+	d := after.sub(before)
+	require.Equal(t, cpuTicks{steal: 30, total: 200}, d)
+	require.Equal(t, "15%", d.stealPct())
+	require.Equal(t, "12%", d.add(cpuTicks{steal: 0, total: 50}).stealPct(), "slices add up before the share is taken")
+	require.Equal(t, "-", cpuTicks{}.stealPct(), "not measured")
+	require.Equal(t, cpuTicks{}, before.sub(after), "a counter that went back (another reading) is no measurement")
 }
 
 // TestWebhookDuplicates checks that every other webhook request resends

@@ -322,8 +322,8 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 				if err != nil {
 					return nil, err
 				}
-				logf("%-8s %-18s peak  %8.0f req/s  p50 %s  p99 %s  (round %d)%s", sc, t.name(), r.rps(),
-					ms(r.hist.quantile(0.5)), ms(r.hist.quantile(0.99)), round+1, errNote(r))
+				logf("%-8s %-18s peak  %8.0f req/s  p50 %s  p99 %s  steal %s  (round %d)%s", sc, t.name(), r.rps(),
+					ms(r.hist.quantile(0.5)), ms(r.hist.quantile(0.99)), r.ticks.stealPct(), round+1, errNote(r))
 				rep.passes = append(rep.passes, r)
 				// What the pass left in the heap (memstore's payments, the
 				// sandbox's charges) goes before the next target's pass:
@@ -395,8 +395,8 @@ func (d *driver) halfPeak(ctx context.Context, targets []*target, p *target, sc 
 	}
 	for _, r := range sums {
 		r.pair = p.store
-		d.log("%-8s %-18s at %6.0f/s (half of paykit/%s)  p50 %s  p99 %s%s", sc, r.target(), rate, p.store,
-			ms(r.hist.quantile(0.5)), ms(r.hist.quantile(0.99)), errNote(r))
+		d.log("%-8s %-18s at %6.0f/s (half of paykit/%s)  p50 %s  p99 %s  steal %s%s", sc, r.target(), rate, p.store,
+			ms(r.hist.quantile(0.5)), ms(r.hist.quantile(0.99)), r.ticks.stealPct(), errNote(r))
 		rep.passes = append(rep.passes, r)
 	}
 	return nil

@@ -113,9 +113,10 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "## Peak (closed loop)\n\n")
 	fmt.Fprintf(w, "CPU and allocations are the whole process's (clients and servers) per request; \"server\" subtracts the "+
 		"client-only pass of the same scenario. With several rounds, each row is the round with the median throughput, "+
-		"and the range of all rounds follows it.\n\n")
-	fmt.Fprintf(w, "| scenario | target | req/s | p50 | p99 | CPU µs/req | allocs/req | KiB/req | server allocs/req | server KiB/req | vs bare-json | vs bare-sql | errors |\n")
-	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		"and the range of all rounds follows it. Steal is the share of the machine's CPU time the hypervisor gave to "+
+		"other guests during the pass: a pass with much of it ran on less than the machine.\n\n")
+	fmt.Fprintf(w, "| scenario | target | req/s | p50 | p99 | CPU µs/req | allocs/req | KiB/req | server allocs/req | server KiB/req | vs bare-json | vs bare-sql | errors | steal |\n")
+	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, p := range r.peaks() {
 		srvObj, srvKiB := "-", "-"
 		if o, b, ok := r.serverAllocs(p); ok {
@@ -136,32 +137,36 @@ func (r *report) print(w io.Writer) {
 		if p.note != "" {
 			errs += " (" + p.note + ")"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f | %.0f | %.1f | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f | %.0f | %.1f | %s | %s | %s | %s | %s | %s |\n",
 			p.sc, p.target(), r.rpsRange(p), ms(p.hist.quantile(0.5)), ms(p.hist.quantile(0.99)),
-			p.perReq(uint64(p.cpu/time.Microsecond)), p.perReq(p.allocs.objects), p.perReq(p.allocs.bytes)/1024, srvObj, srvKiB, vsJSON, vsSQL, errs)
+			p.perReq(uint64(p.cpu/time.Microsecond)), p.perReq(p.allocs.objects), p.perReq(p.allocs.bytes)/1024, srvObj, srvKiB, vsJSON, vsSQL, errs,
+			p.ticks.stealPct())
 	}
 
 	if cfg.half {
 		fmt.Fprintf(w, "\n## Half peak (open loop at half of paykit's peak rate)\n\n")
-		fmt.Fprintf(w, "Latency counts from when each request was due. Added p99 = paykit's p99 minus the baseline's at the same rate.\n\n")
-		fmt.Fprintf(w, "| scenario | paykit store | rate/s | paykit p50 | paykit p99 | bare-json p99 | added p99 vs bare-json | bare-sql p99 | added p99 vs bare-sql | errors |\n")
-		fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		fmt.Fprintf(w, "Latency counts from when each request was due. Added p99 = paykit's p99 minus the baseline's at the same rate. "+
+			"Steal is over all three targets' slices.\n\n")
+		fmt.Fprintf(w, "| scenario | paykit store | rate/s | paykit p50 | paykit p99 | bare-json p99 | added p99 vs bare-json | bare-sql p99 | added p99 vs bare-sql | errors | steal |\n")
+		fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, p := range r.passes {
 			if p.mode != modeRate || p.kind != kindPaykit {
 				continue
 			}
 			jp99, jadd, sp99, sadd := "-", "-", "-", "-"
-			errs := p.errs
+			errs, ticks := p.errs, p.ticks
 			if b := r.find(modeRate, p.sc, kindBareJSON, storeNone, p.store); b != nil {
 				jp99, jadd = ms(b.hist.quantile(0.99)), ms(p.hist.quantile(0.99)-b.hist.quantile(0.99))
 				errs += b.errs
+				ticks = ticks.add(b.ticks)
 			}
 			if b := r.find(modeRate, p.sc, kindBareSQL, p.store, p.store); b != nil {
 				sp99, sadd = ms(b.hist.quantile(0.99)), ms(p.hist.quantile(0.99)-b.hist.quantile(0.99))
 				errs += b.errs
+				ticks = ticks.add(b.ticks)
 			}
-			fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %d |\n",
-				p.sc, p.store, p.rate, ms(p.hist.quantile(0.5)), ms(p.hist.quantile(0.99)), jp99, jadd, sp99, sadd, errs)
+			fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %d | %s |\n",
+				p.sc, p.store, p.rate, ms(p.hist.quantile(0.5)), ms(p.hist.quantile(0.99)), jp99, jadd, sp99, sadd, errs, ticks.stealPct())
 		}
 	}
 
