@@ -44,6 +44,9 @@ type passResult struct {
 	// end of the pass; -1 when the store cannot tell.
 	backlog int64
 	heap    heapStats
+	// sandbox is the heap the sandbox provider keeps per request of a
+	// paykit checkout pass (one charge each; see sandboxChargeBytes).
+	sandbox float64
 	note    string
 	// exhausted: a webhook pass ran out of fresh payments.
 	exhausted bool

@@ -276,9 +276,6 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 	}
 
 	d := newDriver(cfg, "ld"+strings.ToLower(rand.Text()[:8]), logf)
-	if rep.sandboxCharge, err = sandboxChargeBytes(ctx); err != nil {
-		return nil, err
-	}
 	runSampler := startHeapSampler(gcLive(), time.Second)
 
 	// renew starts the paykit targets afresh, so that what one scenario
@@ -324,6 +321,11 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 				}
 				logf("%-8s %-18s peak  %8.0f req/s  p50 %s  p99 %s  steal %s  (round %d)%s", sc, t.name(), r.rps(),
 					ms(r.hist.quantile(0.5)), ms(r.hist.quantile(0.99)), r.ticks.stealPct(), round+1, errNote(r))
+				if t.kind == kindPaykit && sc == scCheckout {
+					if r.sandbox, err = sandboxChargeBytes(ctx, int(r.reqs)); err != nil {
+						return nil, err
+					}
+				}
 				rep.passes = append(rep.passes, r)
 				// What the pass left in the heap (memstore's payments, the
 				// sandbox's charges) goes before the next target's pass:

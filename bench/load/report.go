@@ -18,9 +18,6 @@ type report struct {
 	passes  []*passResult
 	notes   []string
 	heap    heapStats // the whole run
-	// sandboxCharge is the heap the sandbox provider keeps per payment it
-	// started.
-	sandboxCharge float64
 }
 
 // find returns the pass of that mode, scenario and target; pair selects
@@ -173,9 +170,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\n## Memory (peak passes)\n\n")
 	fmt.Fprintf(w, "The heap is the process's, shared by every target; each row is one pass: the live heap after a forced GC "+
 		"at its start and end, the highest live heap a GC saw during it, the highest bytes in heap objects sampled every "+
-		"100 ms, the growth per request, the part of it the sandbox provider keeps (it holds every charge it started: "+
-		"%.0f B each, measured at start-up), and allocations above 32 KiB. paykit/memory starts each scenario empty.\n\n",
-		r.sandboxCharge)
+		"100 ms, the growth per request, the part of it the sandbox provider keeps (it holds every charge it started; "+
+		"measured after each checkout pass by starting as many charges on a new sandbox), and allocations above 32 KiB. "+
+		"paykit/memory starts each scenario empty.\n\n")
 	fmt.Fprintf(w, "| scenario | target | live start MiB | live end MiB | live max MiB | in use max MiB | growth B/req | sandbox B/req | allocs > 32 KiB | undelivered notifications at the end |\n")
 	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, p := range r.peaks() {
@@ -185,7 +182,7 @@ func (r *report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %d | %s |\n", p.sc, p.target(),
 			float64(p.heap.start)/mib, float64(p.heap.end)/mib, float64(p.heap.maxLive)/mib, float64(p.heap.maxInUse)/mib,
-			growthPerReq(p), r.sandboxPerReq(p), p.allocs.large, backlog)
+			growthPerReq(p), p.sandbox, p.allocs.large, backlog)
 	}
 	fmt.Fprintf(w, "\nWhole run: live heap %.1f MiB at the start, %.1f MiB at the end, at most %.1f MiB (in use at most %.1f MiB).\n",
 		float64(r.heap.start)/mib, float64(r.heap.end)/mib, float64(r.heap.maxLive)/mib, float64(r.heap.maxInUse)/mib)
@@ -201,15 +198,6 @@ func (r *report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "- **%s**: %s. %s\n", mark, c.name, c.detail)
 	}
-}
-
-// sandboxPerReq is the heap the sandbox keeps per request of p: one
-// charge per paykit checkout.
-func (r *report) sandboxPerReq(p *passResult) float64 {
-	if p.kind != kindPaykit || p.sc != scCheckout {
-		return 0
-	}
-	return r.sandboxCharge
 }
 
 func growthPerReq(p *passResult) float64 {
@@ -305,7 +293,7 @@ func (r *report) checks() []check {
 			continue
 		}
 		// What paykit added: the growth less what the sandbox keeps.
-		growth := float64(p.heap.end) - float64(p.heap.start) - r.sandboxPerReq(p)*float64(p.reqs)
+		growth := float64(p.heap.end) - float64(p.heap.start) - p.sandbox*float64(p.reqs)
 		if p.store == storeMemory && p.sc != scStatus {
 			parts = append(parts, fmt.Sprintf("%s %s keeps its data: %+.0f B/req", p.sc, p.target(), growth/float64(max(p.reqs, 1))))
 			continue
