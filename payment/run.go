@@ -73,49 +73,58 @@ func (s *Service) loop(ctx context.Context, interval time.Duration, wake <-chan 
 // call still fits in that lease is left, not counted, for a pass after
 // the lease ends.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
-	now := s.now()
 	lease := max(s.cfg.syncAfter, 2*s.cfg.providerTimeout)
-	// A claim holds its payments until now+lease; after that another
-	// sweeper may claim them again. One not started while a provider call
-	// still fits in the lease is left to that later claim, so that a batch
-	// held up by a slow provider does not ask about the same payment twice
-	// at once, nor pile more calls on the provider for every sweeper.
-	startBy := now.Add(lease - s.cfg.providerTimeout)
-	var looked atomic.Int64
+	now := s.now()
 	ps, err := s.store.ClaimDuePayments(ctx, now, lease, s.cfg.sweepBatch)
 	if err != nil {
 		return 0, fmt.Errorf("payment: sweep: %w", err)
 	}
-	each(ps, s.cfg.sweepConcurrency, func(p *Payment) {
-		if s.now().After(startBy) {
-			return
-		}
-		looked.Add(1)
+	looked := withinLease(s, "payments", ps, now, lease, func(p *Payment) {
 		if err := s.reconcile(ctx, p); err != nil {
 			s.log.Warn("reconcile failed; will retry", zap.String("payment_id", p.ID), zap.Error(err))
 		}
 	})
+	// The payments may have taken a while: the payouts' claim and lease
+	// start now, not when the pass did.
+	now = s.now()
 	pos, err := s.store.ClaimDuePayouts(ctx, now, lease, s.cfg.sweepBatch)
 	if err != nil {
-		return int(looked.Load()), fmt.Errorf("payment: sweep payouts: %w", err)
+		return looked, fmt.Errorf("payment: sweep payouts: %w", err)
 	}
-	each(pos, s.cfg.sweepConcurrency, func(po *Payout) {
-		if s.now().After(startBy) {
-			return
-		}
-		looked.Add(1)
+	looked += withinLease(s, "payouts", pos, now, lease, func(po *Payout) {
 		if _, err := s.SyncPayout(ctx, po.ID); err != nil && !errors.Is(err, ErrUnsupported) {
 			s.log.Warn("payout sync failed; will retry", zap.String("payout_id", po.ID), zap.Error(err))
 		}
 	})
-	if left := len(ps) + len(pos) - int(looked.Load()); left > 0 {
-		s.log.Info("sweep ran out of its lease; the rest is asked about when it ends",
-			zap.Int("left", left), zap.Time("next", now.Add(lease)))
-	}
 	if _, err := s.store.DeleteExpiredIdempotencyKeys(ctx, now); err != nil {
 		s.log.Warn("expired idempotency keys not deleted", zap.Error(err))
 	}
-	return int(looked.Load()), nil
+	return looked, nil
+}
+
+// withinLease calls fn for the items a sweep claimed at claimedAt for
+// lease, sweepConcurrency at once, and returns how many it called it for.
+// A claim holds its items until claimedAt+lease; after that another
+// sweeper may claim them again. An item not started while a provider call
+// still fits in the lease is left to that later claim, so that a batch
+// held up by a slow provider neither asks about the same item twice at
+// once nor piles more calls on the provider for every sweeper.
+func withinLease[T any](s *Service, kind string, items []T, claimedAt time.Time, lease time.Duration, fn func(T)) int {
+	startBy := claimedAt.Add(lease - s.cfg.providerTimeout)
+	var started atomic.Int64
+	each(items, s.cfg.sweepConcurrency, func(it T) {
+		if s.now().After(startBy) {
+			return
+		}
+		started.Add(1)
+		fn(it)
+	})
+	n := int(started.Load())
+	if left := len(items) - n; left > 0 {
+		s.log.Info("sweep ran out of its lease; the rest is asked about when it ends",
+			zap.String("kind", kind), zap.Int("left", left), zap.Time("next", claimedAt.Add(lease)))
+	}
+	return n
 }
 
 // each calls fn for every item of items, at most n at once, and returns

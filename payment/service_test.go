@@ -1042,3 +1042,37 @@ func TestSweepLeavesWhatItCannotStartWithinItsLease(t *testing.T) {
 		require.Equal(t, payment.StatusSucceeded, got.Status)
 	}
 }
+
+func TestSweepLeasesPayoutsFromWhenItClaimsThem(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var inFlight atomic.Int64
+	b.scripted.setSync(func(p *payment.Payment) (*payment.PaymentState, error) {
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for deadline := time.Now().Add(2 * time.Second); inFlight.Load() < 4 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		b.clock.Advance(40 * time.Second) // a slow provider: the payments take 160 s
+		return &payment.PaymentState{Status: payment.StatusSucceeded}, nil
+	})
+	for i := range 4 {
+		_, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", fmt.Sprintf("ord-slow-%d", i), 100, "THB"))
+		require.NoError(t, err)
+	}
+	po, err := b.svc.CreatePayout(t.Context(), &payment.PayoutParams{
+		Provider: "sandbox", OrderID: "wd-after-slow", Amount: 100000, Currency: "THB",
+		BankAccount: &payment.BankAccount{BankCode: "KBANK", Number: "1234567890", Name: "John Doe"},
+	})
+	require.NoError(t, err)
+	require.NoError(t, b.sandbox.CompletePayout(t.Context(), po.ID))
+	b.clock.Advance(2 * time.Minute)
+
+	n, err := b.svc.Sweep(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 5, n, "the four payments and the payout")
+	got, err := b.svc.GetPayout(t.Context(), po.ID)
+	require.NoError(t, err)
+	require.Equal(t, payment.PayoutSucceeded, got.Status,
+		"the payout is claimed, and leased, when the slow payments are done, not when the pass began")
+}
