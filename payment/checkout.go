@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"go.uber.org/zap"
@@ -155,15 +156,14 @@ func (s *Service) prepareCheckout(params *CheckoutParams) (Provider, *Payment, e
 		Status:        StatusPending,
 		CaptureMethod: capture,
 		Card:          params.Card.Summary(),
-		Customer:      params.Customer,
+		Customer:      params.Customer.clone(), // copies: the caller's params stay theirs
 		Description:   params.Description,
-		Items:         params.Items,
-		Metadata:      params.Metadata,
+		Items:         append([]Item(nil), params.Items...),
+		Metadata:      maps.Clone(params.Metadata),
 		ReturnURL:     params.ReturnURL,
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}
-	p = p.Clone() // the caller's params stay theirs
 	if cv, ok := prov.(CheckoutValidator); ok {
 		req := &StartRequest{Payment: p, Card: params.Card, PaymentToken: params.PaymentToken, ClientIP: params.ClientIP}
 		if err := cv.ValidateCheckout(req); err != nil {

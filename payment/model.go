@@ -119,14 +119,7 @@ func (p *Payment) Clone() *Payment {
 		cs := *p.Card
 		c.Card = &cs
 	}
-	if p.Customer != nil {
-		cu := *p.Customer
-		if cu.BankAccount != nil {
-			ba := *cu.BankAccount
-			cu.BankAccount = &ba
-		}
-		c.Customer = &cu
-	}
+	c.Customer = p.Customer.clone()
 	c.Items = append([]Item(nil), p.Items...)
 	if p.Metadata != nil {
 		c.Metadata = make(map[string]string, len(p.Metadata))
@@ -217,6 +210,19 @@ type Customer struct {
 	// BankAccount is the payer's own account, for deposit gateways that
 	// match incoming transfers by it.
 	BankAccount *BankAccount `json:"bank_account,omitempty"`
+}
+
+// clone returns a deep copy of c, or nil.
+func (c *Customer) clone() *Customer {
+	if c == nil {
+		return nil
+	}
+	cu := *c
+	if c.BankAccount != nil {
+		ba := *c.BankAccount
+		cu.BankAccount = &ba
+	}
+	return &cu
 }
 
 // BankAccount is a bank account: a bank code (KBANK, SCB, VCB), the account

@@ -1076,3 +1076,33 @@ func TestSweepLeasesPayoutsFromWhenItClaimsThem(t *testing.T) {
 	require.Equal(t, payment.PayoutSucceeded, got.Status,
 		"the payout is claimed, and leased, when the slow payments are done, not when the pass began")
 }
+
+// meddler is a provider whose checkout validation writes to the payment it
+// is shown, as a careless one might.
+type meddler struct{ *scripted }
+
+func (meddler) ValidateCheckout(req *payment.StartRequest) error {
+	req.Payment.Customer.Name = "changed by the provider"
+	req.Payment.Customer.BankAccount.Number = "changed by the provider"
+	req.Payment.Items[0].Name = "changed by the provider"
+	req.Payment.Metadata["cart"] = "changed by the provider"
+	return nil
+}
+
+func TestCheckoutLeavesTheCallersParamsAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withOptions(payment.WithProvider(meddler{&scripted{name: "meddler"}})))
+	params := paymenttest.QRCheckout("meddler", "ord-params", 200, "THB")
+	params.Customer = &payment.Customer{
+		Name:        "John Doe",
+		BankAccount: &payment.BankAccount{BankCode: "KBANK", Number: "1234567890", Name: "John Doe"},
+	}
+	params.Items = []payment.Item{{Name: "Tea", Price: 100, Quantity: 2}}
+	params.Metadata = map[string]string{"cart": "c_1"}
+	_, err := b.svc.Checkout(t.Context(), params)
+	require.NoError(t, err)
+	require.Equal(t, "John Doe", params.Customer.Name, "the Service works on its own copy of the params")
+	require.Equal(t, "1234567890", params.Customer.BankAccount.Number)
+	require.Equal(t, "Tea", params.Items[0].Name)
+	require.Equal(t, map[string]string{"cart": "c_1"}, params.Metadata)
+}
