@@ -991,22 +991,30 @@ func TestSweepAsksFourAtOnce(t *testing.T) {
 	require.Equal(t, int64(4), most.Load(), "the provider is asked about four payments at once, no more")
 }
 
-func TestSweepLeavesWhatItCannotStartWithinItsLease(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+// slowSyncs makes b's scripted provider answer every Sync with succeeded
+// after 40 s of b's clock (past a sweep's lease less the provider timeout),
+// and returns the count of calls. The first four calls are all under way
+// before any of them takes its time, so a sweep (four at once) starts
+// exactly four within its lease.
+func slowSyncs(b *bundle) *atomic.Int64 {
 	var calls, inFlight atomic.Int64
-	b.scripted.setSync(func(p *payment.Payment) (*payment.PaymentState, error) {
+	b.scripted.setSync(func(*payment.Payment) (*payment.PaymentState, error) {
 		calls.Add(1)
 		inFlight.Add(1)
 		defer inFlight.Add(-1)
-		// The first four calls are all under way before any of them takes
-		// its time, so the pass starts exactly four within its lease.
 		for deadline := time.Now().Add(2 * time.Second); inFlight.Load() < 4 && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
 		}
-		b.clock.Advance(40 * time.Second) // a slow provider: past lease - provider timeout
+		b.clock.Advance(40 * time.Second)
 		return &payment.PaymentState{Status: payment.StatusSucceeded}, nil
 	})
+	return &calls
+}
+
+func TestSweepLeavesWhatItCannotStartWithinItsLease(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	calls := slowSyncs(b)
 	ids := make([]string, 8)
 	for i := range ids {
 		p, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", fmt.Sprintf("ord-lease-%d", i), 100, "THB"))
@@ -1046,16 +1054,7 @@ func TestSweepLeavesWhatItCannotStartWithinItsLease(t *testing.T) {
 func TestSweepLeasesPayoutsFromWhenItClaimsThem(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	var inFlight atomic.Int64
-	b.scripted.setSync(func(p *payment.Payment) (*payment.PaymentState, error) {
-		inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for deadline := time.Now().Add(2 * time.Second); inFlight.Load() < 4 && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-		}
-		b.clock.Advance(40 * time.Second) // a slow provider: the payments take 160 s
-		return &payment.PaymentState{Status: payment.StatusSucceeded}, nil
-	})
+	slowSyncs(b) // the four payments take 160 s
 	for i := range 4 {
 		_, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("scripted", fmt.Sprintf("ord-slow-%d", i), 100, "THB"))
 		require.NoError(t, err)

@@ -126,28 +126,36 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, le
 // the outbox the size of its backlog, and costs PostgreSQL less than an
 // update that makes a new version of the row (and index entries for it).
 func (s *Store) AckOutbox(ctx context.Context, owner string, ids []string, _ time.Time) (int, error) {
+	n, err := s.writeLeased(ctx, `DELETE FROM paykit_outbox AS o`, nil, owner, ids)
+	if err != nil {
+		return 0, fmt.Errorf("bunstore: ack %d outbox messages: %w", len(ids), err)
+	}
+	return n, nil
+}
+
+// writeLeased runs stmt (a DELETE or an UPDATE of paykit_outbox AS o, with
+// its own arguments args) on the pending messages of ids that owner holds,
+// in one statement, and returns how many it changed.
+func (s *Store) writeLeased(ctx context.Context, stmt string, args []any, owner string, ids []string) (int, error) {
 	if len(ids) == 0 || owner == "" {
 		return 0, nil
 	}
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, owner)
+	all := make([]any, 0, len(args)+len(ids)+1)
+	all = append(append(all, args...), owner)
 	for _, id := range ids {
-		args = append(args, id)
+		all = append(all, id)
 	}
 	var n int64
 	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
-		res, err := db.ExecContext(ctx, `DELETE FROM paykit_outbox AS o
-			WHERE o.lease_owner = ? AND `+pending+` AND o.id IN (`+inList(len(ids))+`)`, args...)
+		res, err := db.ExecContext(ctx, stmt+` WHERE o.lease_owner = ? AND `+pending+
+			` AND o.id IN (`+inList(len(ids))+`)`, all...)
 		if err != nil {
 			return err
 		}
 		n, err = res.RowsAffected()
 		return err
 	})
-	if err != nil {
-		return 0, fmt.Errorf("bunstore: ack %d outbox messages: %w", len(ids), err)
-	}
-	return int(n), nil
+	return int(n), err
 }
 
 // RetryOutbox implements payment.Store.
@@ -163,28 +171,12 @@ func (s *Store) RetryOutbox(ctx context.Context, id, owner string, next time.Tim
 
 // ReleaseOutbox implements payment.Store: one UPDATE of every message.
 func (s *Store) ReleaseOutbox(ctx context.Context, owner string, ids []string, next time.Time) (int, error) {
-	if len(ids) == 0 || owner == "" {
-		return 0, nil
-	}
-	args := make([]any, 0, len(ids)+2)
-	args = append(args, ts(next), owner)
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	var n int64
-	err := s.write(ctx, func(ctx context.Context, db bun.IDB) error {
-		res, err := db.ExecContext(ctx, `UPDATE paykit_outbox AS o SET lease_owner = '', lease_until = NULL,
-			next_attempt_at = ? WHERE o.lease_owner = ? AND `+pending+` AND o.id IN (`+inList(len(ids))+`)`, args...)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+	n, err := s.writeLeased(ctx, `UPDATE paykit_outbox AS o SET lease_owner = '', lease_until = NULL, next_attempt_at = ?`,
+		[]any{ts(next)}, owner, ids)
 	if err != nil {
 		return 0, fmt.Errorf("bunstore: release %d outbox messages: %w", len(ids), err)
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // FailOutbox implements payment.Store.

@@ -785,6 +785,15 @@ func (s *Store) leased(id, owner string) (*outboxRow, error) {
 // A delivered message is forgotten (the event stays in the log), so the
 // delivery time is not kept.
 func (s *Store) AckOutbox(ctx context.Context, owner string, ids []string, _ time.Time) (int, error) {
+	return s.eachLeased(ctx, owner, ids, func(id string, row *outboxRow) {
+		delete(s.outbox, id)
+		s.dequeue(row)
+	})
+}
+
+// eachLeased calls fn, under the write lock, for each message of ids that
+// owner holds, once, and returns how many it called it for.
+func (s *Store) eachLeased(ctx context.Context, owner string, ids []string, fn func(id string, row *outboxRow)) (int, error) {
 	if err := live(ctx); err != nil {
 		return 0, err
 	}
@@ -796,8 +805,7 @@ func (s *Store) AckOutbox(ctx context.Context, owner string, ids []string, _ tim
 		if err != nil {
 			continue
 		}
-		delete(s.outbox, id)
-		s.dequeue(row)
+		fn(id, row)
 		n++
 	}
 	return n, nil
@@ -824,22 +832,10 @@ func (s *Store) RetryOutbox(ctx context.Context, id, owner string, next time.Tim
 
 // ReleaseOutbox implements payment.Store.
 func (s *Store) ReleaseOutbox(ctx context.Context, owner string, ids []string, next time.Time) (int, error) {
-	if err := live(ctx); err != nil {
-		return 0, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, id := range ids {
-		row, err := s.leased(id, owner)
-		if err != nil {
-			continue
-		}
+	return s.eachLeased(ctx, owner, ids, func(_ string, row *outboxRow) {
 		row.m.LeaseOwner, row.m.LeaseUntil = "", time.Time{}
 		row.m.NextAttemptAt = next.UTC()
-		n++
-	}
-	return n, nil
+	})
 }
 
 // FailOutbox implements payment.Store.
