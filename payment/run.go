@@ -71,7 +71,8 @@ func (s *Service) loop(ctx context.Context, interval time.Duration, wake <-chan 
 // WithProviderTimeout, so that two sweepers never ask about the same
 // payment at once. What a slow provider keeps it from starting while a
 // call still fits in that lease is left, not counted, for a pass after
-// the lease ends.
+// the lease ends; so is the rest of a payment that needs several calls
+// (a cancel and then a sync, or one per pending refund).
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	lease := max(s.cfg.syncAfter, 2*s.cfg.providerTimeout)
 	now := s.now()
@@ -79,8 +80,12 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("payment: sweep: %w", err)
 	}
-	looked := withinLease(s, "payments", ps, now, lease, func(p *Payment) {
-		if err := s.reconcile(ctx, p); err != nil {
+	looked := withinLease(s, "payments", ps, now, lease, func(p *Payment, startBy time.Time) {
+		switch err := s.reconcile(ctx, p, startBy); {
+		case errors.Is(err, errLeaseRanShort):
+			s.log.Info("reconcile stopped before a provider call its lease had no room for; the next pass goes on",
+				zap.String("payment_id", p.ID))
+		case err != nil:
 			s.log.Warn("reconcile failed; will retry", zap.String("payment_id", p.ID), zap.Error(err))
 		}
 	})
@@ -91,7 +96,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return looked, fmt.Errorf("payment: sweep payouts: %w", err)
 	}
-	looked += withinLease(s, "payouts", pos, now, lease, func(po *Payout) {
+	looked += withinLease(s, "payouts", pos, now, lease, func(po *Payout, _ time.Time) {
 		if _, err := s.SyncPayout(ctx, po.ID); err != nil && !errors.Is(err, ErrUnsupported) {
 			s.log.Warn("payout sync failed; will retry", zap.String("payout_id", po.ID), zap.Error(err))
 		}
@@ -108,8 +113,10 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 // sweeper may claim them again. An item not started while a provider call
 // still fits in the lease is left to that later claim, so that a batch
 // held up by a slow provider neither asks about the same item twice at
-// once nor piles more calls on the provider for every sweeper.
-func withinLease[T any](s *Service, kind string, items []T, claimedAt time.Time, lease time.Duration, fn func(T)) int {
+// once nor piles more calls on the provider for every sweeper. fn is
+// given that last start time: an item that needs more than one provider
+// call checks it before each (see leaseLeft).
+func withinLease[T any](s *Service, kind string, items []T, claimedAt time.Time, lease time.Duration, fn func(T, time.Time)) int {
 	startBy := claimedAt.Add(lease - s.cfg.providerTimeout)
 	var started atomic.Int64
 	each(items, s.cfg.sweepConcurrency, func(it T) {
@@ -117,7 +124,7 @@ func withinLease[T any](s *Service, kind string, items []T, claimedAt time.Time,
 			return
 		}
 		started.Add(1)
-		fn(it)
+		fn(it, startBy)
 	})
 	n := int(started.Load())
 	if left := len(items) - n; left > 0 {
@@ -159,15 +166,32 @@ func (s *Service) sweepBacklog(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// reconcile brings one stuck payment up to date with the provider.
-func (s *Service) reconcile(ctx context.Context, p *Payment) error {
+// errLeaseRanShort stops a reconcile before a provider call that might
+// not end within the sweep's lease on the payment.
+var errLeaseRanShort = errors.New("the sweep's lease has no room for another provider call")
+
+// leaseLeft returns errLeaseRanShort once a provider call started now could
+// outlast the lease whose last start time is startBy: by then another
+// sweeper may have claimed the payment, and would ask the provider too.
+func (s *Service) leaseLeft(startBy time.Time) error {
+	if s.now().After(startBy) {
+		return errLeaseRanShort
+	}
+	return nil
+}
+
+// reconcile brings one stuck payment up to date with the provider. It
+// starts each provider call by startBy (see withinLease); when a call it
+// needs cannot start in time, it stops and leaves the payment due, for a
+// pass after the lease, with nothing written.
+func (s *Service) reconcile(ctx context.Context, p *Payment, startBy time.Time) error {
 	prov, err := s.Provider(p.Provider)
 	if err != nil {
 		return err
 	}
 	if p.Status.Paid() || p.Status.Terminal() {
 		if p.AmountRefundPending > 0 && p.Status.Paid() {
-			return s.reconcileRefunds(ctx, prov, p)
+			return s.reconcileRefunds(ctx, prov, p, startBy)
 		}
 		return s.reschedule(ctx, p) // nothing to ask about: stop sweeping it
 	}
@@ -198,6 +222,9 @@ func (s *Service) reconcile(ctx context.Context, p *Payment) error {
 		// paid is recorded by the late-success rule.
 		expire := true
 		if c, ok := prov.(Canceler); ok {
+			if err := s.leaseLeft(startBy); err != nil {
+				return err
+			}
 			cctx, cancel := s.providerCtx(ctx)
 			_, cerr := c.Cancel(cctx, p.Clone())
 			cancel()
@@ -206,6 +233,9 @@ func (s *Service) reconcile(ctx context.Context, p *Payment) error {
 				// paid in the meantime. Ask again instead of expiring what
 				// may have been paid.
 				s.log.Info("cancel of abandoned payment failed; asking again", zap.String("payment_id", p.ID), zap.Error(cerr))
+				if err := s.leaseLeft(startBy); err != nil {
+					return err
+				}
 				pctx, cancel := s.providerCtx(ctx)
 				st, err = syncer.Sync(pctx, p.Clone())
 				cancel()
@@ -235,8 +265,9 @@ func (s *Service) reconcile(ctx context.Context, p *Payment) error {
 // reconcileRefunds asks the provider about a paid payment's pending
 // refunds: their outcome was unknown (a timeout) and no callback has told
 // it since. A provider without refund sync is asked with the refund again,
-// under the same idempotency key.
-func (s *Service) reconcileRefunds(ctx context.Context, prov Provider, p *Payment) error {
+// under the same idempotency key. Like reconcile, it asks about a refund
+// only while the call fits in the lease; what it leaves stays due.
+func (s *Service) reconcileRefunds(ctx context.Context, prov Provider, p *Payment, startBy time.Time) error {
 	rs, err := s.store.ListRefunds(ctx, p.ID)
 	if err != nil {
 		return err
@@ -244,6 +275,9 @@ func (s *Service) reconcileRefunds(ctx context.Context, prov Provider, p *Paymen
 	for _, r := range rs {
 		if r.Status != RefundPending {
 			continue
+		}
+		if err := s.leaseLeft(startBy); err != nil {
+			return err
 		}
 		var st *RefundState
 		pctx, cancel := s.providerCtx(ctx)

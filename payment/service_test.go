@@ -1076,6 +1076,98 @@ func TestSweepLeasesPayoutsFromWhenItClaimsThem(t *testing.T) {
 		"the payout is claimed, and leased, when the slow payments are done, not when the pass began")
 }
 
+// slowReconciler is a scripted provider that can cancel and refund, whose
+// calls from the sweeper take 40 s of the fake clock: its first cancel
+// takes that long and fails (the customer may have paid), and so does
+// each refund after the two that requests made (those time out).
+type slowReconciler struct {
+	*scripted
+	clock            *paymenttest.Clock
+	cancels, refunds atomic.Int64
+}
+
+func (s *slowReconciler) Cancel(context.Context, *payment.Payment) (*payment.PaymentState, error) {
+	if s.cancels.Add(1) == 1 {
+		s.clock.Advance(40 * time.Second)
+		return nil, &payment.ProviderError{Provider: s.name, Op: "cancel", Message: "cannot cancel"}
+	}
+	return &payment.PaymentState{Status: payment.StatusCanceled}, nil
+}
+
+func (s *slowReconciler) Refund(context.Context, *payment.RefundRequest) (*payment.RefundState, error) {
+	if s.refunds.Add(1) <= 2 {
+		return nil, &payment.ProviderError{Provider: s.name, Op: "refund", Code: "timeout", Retryable: true}
+	}
+	s.clock.Advance(40 * time.Second)
+	return &payment.RefundState{Status: payment.RefundSucceeded}, nil
+}
+
+func TestReconcileStopsBeforeACallItsLeaseHasNoRoomFor(t *testing.T) {
+	t.Parallel()
+	prov := &slowReconciler{scripted: &scripted{name: "slow"}}
+	b := setup(t, withOptions(payment.WithProvider(prov)))
+	prov.clock = b.clock
+	ctx := t.Context()
+
+	t.Run("abandoned payment", func(t *testing.T) {
+		p, err := b.svc.Checkout(ctx, paymenttest.QRCheckout("slow", "ord-abandoned-slow", 100, "THB"))
+		require.NoError(t, err)
+		var syncs atomic.Int64
+		prov.setSync(func(p *payment.Payment) (*payment.PaymentState, error) {
+			syncs.Add(1)
+			return &payment.PaymentState{Status: p.Status}, nil // not paid
+		})
+		b.clock.Advance(25 * time.Hour) // abandoned
+		_, err = b.svc.Sweep(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), prov.cancels.Load())
+		require.Equal(t, int64(1), syncs.Load(),
+			"the cancel failed 40 s into a 60 s lease: no room for the sync it calls for")
+		paymenttest.RequireStatus(t, b.svc, p.ID, payment.StatusRequiresAction)
+
+		b.clock.Advance(30 * time.Second) // past the lease
+		_, err = b.svc.Sweep(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(2), syncs.Load(), "the next pass asks again")
+		require.Equal(t, int64(2), prov.cancels.Load())
+		paymenttest.RequireStatus(t, b.svc, p.ID, payment.StatusExpired)
+	})
+
+	t.Run("pending refunds", func(t *testing.T) {
+		prov.setStart(func(*payment.StartRequest) (*payment.PaymentState, error) {
+			return &payment.PaymentState{Status: payment.StatusSucceeded}, nil
+		})
+		p, err := b.svc.Checkout(ctx, paymenttest.QRCheckout("slow", "ord-refunds-slow", 1000, "THB"))
+		require.NoError(t, err)
+		for range 2 {
+			r, err := b.svc.Refund(ctx, &payment.RefundParams{PaymentID: p.ID, Amount: 100})
+			require.NoError(t, err)
+			require.Equal(t, payment.RefundPending, r.Status, "the provider's answer timed out")
+		}
+		b.clock.Advance(time.Hour)
+		_, err = b.svc.Sweep(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(3), prov.refunds.Load(),
+			"the first refund took 40 s of a 60 s lease: the second is left")
+		refunds, err := b.svc.ListRefunds(ctx, p.ID)
+		require.NoError(t, err)
+		require.Equal(t, []payment.RefundStatus{payment.RefundSucceeded, payment.RefundPending},
+			[]payment.RefundStatus{refunds[0].Status, refunds[1].Status})
+
+		// The refund it made rescheduled the payment: a later pass asks
+		// about the one left, once.
+		for range 3 {
+			b.clock.Advance(time.Hour)
+			_, err = b.svc.Sweep(ctx)
+			require.NoError(t, err)
+		}
+		require.Equal(t, int64(4), prov.refunds.Load())
+		got := paymenttest.RequireStatus(t, b.svc, p.ID, payment.StatusPartiallyRefunded)
+		require.Equal(t, int64(200), got.AmountRefunded)
+		require.Zero(t, got.AmountRefundPending)
+	})
+}
+
 // meddler is a provider whose checkout validation writes to the payment it
 // is shown, as a careless one might.
 type meddler struct{ *scripted }
