@@ -101,15 +101,20 @@ const outboxHeld = `d.lease_owner <> '' AND NOT EXISTS (SELECT 1 FROM paykit_out
 // events (a table or CTE named e), one per row of the VALUES list d
 // (deliveryColumns), returning each message's event id and lease owner.
 // Each message takes a seq of its own, seq, an SQL expression evaluated
-// after the rows are sorted by ord: taken from the events' counter after the
-// events' seqs, the messages are newer than their events and every stored
-// message, in the order of the events and of each event's destinations.
+// after the rows are sorted by m.ord: taken from the events' counter after
+// the events' seqs, the messages are newer than their events and every
+// stored message, in the order of the events and of each event's
+// destinations. The CTE m decides each message's lease once (outboxHeld
+// looks up the outbox); MATERIALIZED keeps the database from copying that
+// decision, and its lookup, into both columns it sets.
 func outboxInsert(events, seq string) string {
 	return `INSERT INTO paykit_outbox (id, event_id, destination, seq, stream, next_attempt_at, lease_owner, lease_until)
-		SELECT e.id || '/' || d.destination, e.id, d.destination, ` + seq + `, ` + outboxStream + `, e.created_at,
-			CASE WHEN ` + outboxHeld + ` THEN d.lease_owner ELSE '' END,
-			CASE WHEN ` + outboxHeld + ` THEN d.lease_until END
-		FROM d JOIN ` + events + ` ON e.id = d.event_id ORDER BY d.ord RETURNING event_id, lease_owner`
+		WITH m AS MATERIALIZED (SELECT d.ord, e.id, d.destination, ` + outboxStream + ` AS stream, e.created_at, d.lease_until,
+			CASE WHEN ` + outboxHeld + ` THEN d.lease_owner ELSE '' END AS lease_owner
+			FROM d JOIN ` + events + ` ON e.id = d.event_id)
+		SELECT m.id || '/' || m.destination, m.id, m.destination, ` + seq + `, m.stream, m.created_at,
+			m.lease_owner, CASE WHEN m.lease_owner <> '' THEN m.lease_until END
+		FROM m ORDER BY m.ord RETURNING event_id, lease_owner`
 }
 
 // ungrant clears Lease.Granted on events, before a write reports it.
@@ -296,7 +301,7 @@ func (s *Store) insertEvents(ctx context.Context, db bun.IDB, events []payment.E
 		grant(events, id, owner)
 		return nil
 	}, `WITH d (`+columnNames(deliveryColumns)+`) AS (VALUES `+valuesRows(deliveryColumns, n, false, false)+`) `+
-		outboxInsert("paykit_events e", fmt.Sprintf("%d + d.ord", top-int64(n)+1)), args...)
+		outboxInsert("paykit_events e", fmt.Sprintf("%d + m.ord", top-int64(n)+1)), args...)
 	if err != nil {
 		return err
 	}
