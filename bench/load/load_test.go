@@ -63,6 +63,27 @@ func TestRunMemstore(t *testing.T) {
 	}
 }
 
+// TestRunSQLiteInTurns runs a SQLite checkout pass long enough for two
+// turns, and checks that paykit and its minimal-SQL baseline each ran the
+// whole duration, and that the report pairs them.
+func TestRunSQLiteInTurns(t *testing.T) {
+	cfg := &config{
+		duration: 2 * turnSlice, halfDuration: 50 * time.Millisecond, clients: 4, rounds: 1,
+		scenarios: []scenario{scCheckout}, stores: []storeKind{storeSQLite}, baselines: true, runService: true,
+	}
+	rep, err := run(t.Context(), cfg, io.Discard)
+	require.NoError(t, err)
+	for _, k := range []targetKind{kindBareSQL, kindPaykit} {
+		p := rep.find(modePeak, scCheckout, k, storeSQLite, "")
+		require.NotNil(t, p, "no %s/sqlite pass", k)
+		require.Positive(t, p.reqs)
+		require.Zero(t, p.errs, p.first)
+		require.InDelta(t, cfg.duration.Seconds(), p.dur.Seconds(), 0.5, "%s/sqlite ran its turns", k)
+	}
+	_, _, _, ok := rep.ratio(scCheckout, kindPaykit, storeSQLite, kindBareSQL, storeSQLite)
+	require.True(t, ok)
+}
+
 func TestStealShare(t *testing.T) {
 	before, after := cpuTicks{steal: 10, total: 1000}, cpuTicks{steal: 40, total: 1200}
 	d := after.sub(before)
@@ -171,6 +192,44 @@ func TestFindTakesTheMedianRound(t *testing.T) {
 	require.Equal(t, "200 (100-300)", rep.rpsRange(got))
 	require.Len(t, rep.peaks(), 1)
 	require.Nil(t, rep.find(modePeak, scCheckout, kindPaykit, storeMemory, ""))
+}
+
+// TestRatioPairsRounds checks that a ratio to a baseline is taken within
+// each round and the median of those reported: here the medians of the two
+// targets come from different rounds (1,000 vs 4,000 req/s would be 25%),
+// while every round's own ratio is 40-50%.
+func TestRatioPairsRounds(t *testing.T) {
+	t.Parallel()
+	pass := func(kind targetKind, reqs int64) *passResult {
+		return &passResult{sc: scCheckout, kind: kind, store: storePostgres, mode: modePeak, reqs: reqs, dur: time.Second}
+	}
+	rep := &report{cfg: &config{rounds: 3}, passes: []*passResult{
+		pass(kindBareSQL, 2000), pass(kindPaykit, 1000), // round 1: 50%
+		pass(kindBareSQL, 4000), pass(kindPaykit, 1800), // round 2: 45%
+		pass(kindBareSQL, 6000), pass(kindPaykit, 2400), // round 3: 40%
+	}}
+	med, lo, hi, ok := rep.ratio(scCheckout, kindPaykit, storePostgres, kindBareSQL, storePostgres)
+	require.True(t, ok)
+	require.InDelta(t, 0.45, med, 1e-9)
+	require.InDelta(t, 0.40, lo, 1e-9)
+	require.InDelta(t, 0.50, hi, 1e-9)
+	require.Equal(t, "45% (40-50%)", rep.ratioText(scCheckout, kindPaykit, storePostgres, kindBareSQL, storePostgres))
+	c := rep.ratioCheck("checkout", scCheckout, storePostgres, kindBareSQL, storePostgres, 0.44)
+	require.True(t, c.met, c.detail)
+	_, _, _, ok = rep.ratio(scCheckout, kindPaykit, storePostgres, kindBareJSON, storeNone)
+	require.False(t, ok, "no bare-json pass")
+}
+
+// TestPeakGroups checks that each paykit target on a SQL store runs in
+// turns with the baseline of its store, and every other target alone.
+func TestPeakGroups(t *testing.T) {
+	t.Parallel()
+	targets := []*target{
+		{kind: kindClient}, {kind: kindBareJSON},
+		{kind: kindBareSQL, store: storeSQLite}, {kind: kindBareSQL, store: storePostgres},
+		{kind: kindPaykit, store: storeMemory}, {kind: kindPaykit, store: storeSQLite}, {kind: kindPaykit, store: storePostgres},
+	}
+	require.Equal(t, [][]int{{0}, {1}, {2, 5}, {3, 6}, {4}}, peakGroups(targets))
 }
 
 // TestPoolForgetsUsedPayments checks that a pool keeps the fresh payments
