@@ -225,9 +225,13 @@ func TestRatioPairsRounds(t *testing.T) {
 func TestPeakGroups(t *testing.T) {
 	t.Parallel()
 	targets := []*target{
-		{kind: kindClient}, {kind: kindBareJSON},
-		{kind: kindBareSQL, store: storeSQLite}, {kind: kindBareSQL, store: storePostgres},
-		{kind: kindPaykit, store: storeMemory}, {kind: kindPaykit, store: storeSQLite}, {kind: kindPaykit, store: storePostgres},
+		{kind: kindClient},
+		{kind: kindBareJSON},
+		{kind: kindBareSQL, store: storeSQLite},
+		{kind: kindBareSQL, store: storePostgres},
+		{kind: kindPaykit, store: storeMemory},
+		{kind: kindPaykit, store: storeSQLite},
+		{kind: kindPaykit, store: storePostgres},
 	}
 	require.Equal(t, [][]int{{0}, {1}, {2, 5}, {3, 6}, {4}}, peakGroups(targets))
 }
