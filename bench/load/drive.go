@@ -67,7 +67,10 @@ func (r *passResult) add(o *passResult) {
 	r.exhausted = r.exhausted || o.exhausted
 	r.cpu += o.cpu
 	r.ticks = r.ticks.add(o.ticks)
-	r.heap.end = o.heap.end
+	// The end is the start plus the growth within each turn: what happens
+	// between turns (the other targets' turns, the payments made for the
+	// next) is not this target's.
+	r.heap.end = uint64(max(0, int64(r.heap.end)+int64(o.heap.end)-int64(o.heap.start)))
 	r.heap.maxLive = max(r.heap.maxLive, o.heap.maxLive)
 	r.heap.maxInUse = max(r.heap.maxInUse, o.heap.maxInUse)
 	if o.note != "" {

@@ -220,6 +220,22 @@ func TestRatioPairsRounds(t *testing.T) {
 	require.False(t, ok, "no bare-json pass")
 }
 
+// TestTurnsAddUpTheirOwnGrowth checks that a pass run in turns counts the
+// heap's growth within its turns, not what happened between them.
+func TestTurnsAddUpTheirOwnGrowth(t *testing.T) {
+	t.Parallel()
+	turn := func(start, end uint64) *passResult {
+		return &passResult{reqs: 100, dur: time.Second, heap: heapStats{start: start, end: end, maxLive: end, maxInUse: end}}
+	}
+	r := turn(10<<20, 11<<20)       // +1 MiB
+	r.add(turn(20<<20, 20<<20+512)) // +512 B, after 9 MiB made between the turns
+	r.add(turn(15<<20, 14<<20))     // -1 MiB
+	require.Equal(t, uint64(10<<20+512), r.heap.end)
+	require.Equal(t, uint64(10<<20), r.heap.start)
+	require.Equal(t, uint64(20<<20+512), r.heap.maxLive)
+	require.Equal(t, int64(300), r.reqs)
+}
+
 // TestPeakGroups checks that each paykit target on a SQL store runs in
 // turns with the baseline of its store, and every other target alone.
 func TestPeakGroups(t *testing.T) {

@@ -214,7 +214,7 @@ func (r *report) print(w io.Writer) {
 
 	fmt.Fprintf(w, "\n## Memory (peak passes)\n\n")
 	fmt.Fprintf(w, "The heap is the process's, shared by every target; each row is one pass: the live heap after a forced GC "+
-		"at its start and end, the highest live heap a GC saw during it, the highest bytes in heap objects sampled every "+
+		"at its start and end (for a pass run in turns, the end is its start plus the growth within its turns), the highest live heap a GC saw during it, the highest bytes in heap objects sampled every "+
 		"100 ms, the growth per request, the part of it the sandbox provider keeps (it holds every charge it started; "+
 		"measured after each checkout pass by starting as many charges on a new sandbox), and allocations above 32 KiB. "+
 		"paykit/memory starts each scenario empty.\n\n")
