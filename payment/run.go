@@ -182,8 +182,8 @@ func (s *Service) leaseLeft(startBy time.Time) error {
 
 // reconcile brings one stuck payment up to date with the provider. It
 // starts each provider call by startBy (see withinLease); when a call it
-// needs cannot start in time, it stops and leaves the payment due, for a
-// pass after the lease, with nothing written.
+// needs cannot start in time, it stops there, writes nothing more, and
+// leaves the payment to a later pass.
 func (s *Service) reconcile(ctx context.Context, p *Payment, startBy time.Time) error {
 	prov, err := s.Provider(p.Provider)
 	if err != nil {
@@ -266,7 +266,7 @@ func (s *Service) reconcile(ctx context.Context, p *Payment, startBy time.Time) 
 // refunds: their outcome was unknown (a timeout) and no callback has told
 // it since. A provider without refund sync is asked with the refund again,
 // under the same idempotency key. Like reconcile, it asks about a refund
-// only while the call fits in the lease; what it leaves stays due.
+// only while the call fits in the lease; a later pass asks about the rest.
 func (s *Service) reconcileRefunds(ctx context.Context, prov Provider, p *Payment, startBy time.Time) error {
 	rs, err := s.store.ListRefunds(ctx, p.ID)
 	if err != nil {
