@@ -273,7 +273,14 @@ func shapeOf(update bool, payments int, events []payment.Event) batchShape {
 // for every batch was a tenth of what a PostgreSQL checkout allocated.
 type textCache struct {
 	mu sync.Mutex
-	m  map[batchShape]string
+	m  map[batchShape]batchText
+}
+
+// batchText is the text of a shape's statement, and how many arguments it
+// takes.
+type batchText struct {
+	text string
+	args int
 }
 
 // maxBatchTexts bounds the shapes whose text is kept; the usual shapes are
@@ -281,23 +288,27 @@ type textCache struct {
 const maxBatchTexts = 512
 
 // batchTexts is the texts of every Store's batch statements.
-var batchTexts = &textCache{m: map[batchShape]string{}}
+var batchTexts = &textCache{m: map[batchShape]batchText{}}
 
 // statement returns the text for sh and build's arguments. build writes the
-// statement into q; it runs with q.argsOnly when the text is known.
+// statement into q; it runs with q.argsOnly, and room for the arguments,
+// when the text is known.
 func (c *textCache) statement(sh batchShape, build func(q *query)) (string, []any) {
 	c.mu.Lock()
-	text, ok := c.m[sh]
+	known, ok := c.m[sh]
 	c.mu.Unlock()
 	q := query{argsOnly: ok}
+	if ok {
+		q.args = make([]any, 0, known.args)
+	}
 	build(&q)
 	if ok {
-		return text, q.args
+		return known.text, q.args
 	}
-	text = q.String()
+	text := q.String()
 	c.mu.Lock()
 	if len(c.m) < maxBatchTexts {
-		c.m[sh] = text
+		c.m[sh] = batchText{text: text, args: len(q.args)}
 	}
 	c.mu.Unlock()
 	return text, q.args

@@ -158,6 +158,17 @@ func (q *query) add(sql string, args ...any) {
 	q.args = append(q.args, args...)
 }
 
+// addShaped is add for a piece of text built from the statement's shape
+// (its VALUES rows, its column lists): build runs only when the text is
+// wanted. A batch's text runs to kilobytes, and building it to throw it
+// away was most of what a batch cost in Go once its text was cached.
+func (q *query) addShaped(build func() string, args ...any) {
+	if !q.argsOnly {
+		q.b.WriteString(build())
+	}
+	q.args = append(q.args, args...)
+}
+
 func (q *query) String() string { return q.b.String() }
 
 // addEventCTEs appends to a PostgreSQL WITH clause the CTEs that insert
@@ -174,26 +185,32 @@ func addEventCTEs(q *query, events []payment.Event, guard string, owners []strin
 	if len(events) == 0 {
 		return false
 	}
-	cols := columnNames(eventColumns)
 	if guard == "" {
-		q.add(`, e AS (INSERT INTO paykit_events (`+cols+`) VALUES `+
-			valuesRows(eventColumns, len(events), true, false), eventArgs(events)...)
+		q.addShaped(func() string {
+			return `, e AS (INSERT INTO paykit_events (` + columnNames(eventColumns) + `) VALUES ` +
+				valuesRows(eventColumns, len(events), true, false)
+		}, eventArgs(events)...)
 	} else {
-		q.add(`, e AS (INSERT INTO paykit_events (`+cols+`) SELECT `+qualified("v", eventColumns)+` FROM (VALUES `+
-			valuesRows(owned(eventColumns), len(events), true, true)+`) AS v (owner, `+cols+`)`+ownedBy(guard),
-			withOwners(owners, len(eventColumns), eventArgs(events))...)
+		q.addShaped(func() string {
+			cols := columnNames(eventColumns)
+			return `, e AS (INSERT INTO paykit_events (` + cols + `) SELECT ` + qualified("v", eventColumns) + ` FROM (VALUES ` +
+				valuesRows(owned(eventColumns), len(events), true, true) + `) AS v (owner, ` + cols + `)` + ownedBy(guard)
+		}, withOwners(owners, len(eventColumns), eventArgs(events))...)
 	}
 	q.add(` RETURNING id, seq, object_id, payment_id, created_at)`)
 	if args, n := carriedInbox(events); n > 0 {
 		// A plain INSERT: a message stored already fails the statement
 		// (unique_violation), so nothing of it is written.
 		if guard == "" {
-			q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) VALUES `+
-				valuesRows(inboxTypes, n, true, false)+`)`, args...)
+			q.addShaped(func() string {
+				return `, i AS (INSERT INTO paykit_inbox (` + inboxColumns + `) VALUES ` +
+					valuesRows(inboxTypes, n, true, false) + `)`
+			}, args...)
 		} else {
-			q.add(`, i AS (INSERT INTO paykit_inbox (`+inboxColumns+`) SELECT `+qualified("v", inboxTypes)+` FROM (VALUES `+
-				valuesRows(owned(inboxTypes), n, true, true)+`) AS v (owner, `+inboxColumns+`)`+ownedBy(guard)+`)`,
-				withOwners(carrierOwners(events, owners), len(inboxTypes), args)...)
+			q.addShaped(func() string {
+				return `, i AS (INSERT INTO paykit_inbox (` + inboxColumns + `) SELECT ` + qualified("v", inboxTypes) + ` FROM (VALUES ` +
+					valuesRows(owned(inboxTypes), n, true, true) + `) AS v (owner, ` + inboxColumns + `)` + ownedBy(guard) + `)`
+			}, withOwners(carrierOwners(events, owners), len(inboxTypes), args)...)
 		}
 	}
 	args, n := deliveries(events, leases)
@@ -202,8 +219,10 @@ func addEventCTEs(q *query, events []payment.Event, guard string, owners []strin
 	}
 	// nextval runs after the sort (PostgreSQL evaluates volatile output
 	// expressions after ORDER BY), so the seqs follow ord.
-	q.add(`, d (`+columnNames(deliveryColumns)+`) AS (VALUES `+valuesRows(deliveryColumns, n, true, true)+`), o AS (`+
-		outboxInsert("e", pgNextSeq)+`)`, args...)
+	q.addShaped(func() string {
+		return `, d (` + columnNames(deliveryColumns) + `) AS (VALUES ` + valuesRows(deliveryColumns, n, true, true) + `), o AS (` +
+			outboxInsert("e", pgNextSeq) + `)`
+	}, args...)
 	return true
 }
 

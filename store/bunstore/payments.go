@@ -205,7 +205,7 @@ func (s *Store) createBatch(ctx context.Context, jobs []*writeJob) {
 // createStatement writes into q the statement that inserts the payments of
 // jobs with events, their events, returning the leases granted.
 func createStatement(q *query, jobs []*writeJob, events []payment.Event) {
-	q.add(`WITH p AS (` + paymentInsert(len(jobs)))
+	q.addShaped(func() string { return `WITH p AS (` + paymentInsert(len(jobs)) })
 	for _, j := range jobs {
 		q.args = append(q.args, j.args...)
 	}
@@ -355,7 +355,9 @@ func (s *Store) updateBatch(ctx context.Context, jobs []*writeJob) {
 // payments of jobs and inserts events, the events of those that matched,
 // returning the ids that matched and the leases granted.
 func updateStatement(q *query, jobs []*writeJob, events []payment.Event) {
-	q.add(`WITH v (` + columnNames(paymentCASColumns) + `) AS (VALUES ` + valuesRows(paymentCASColumns, len(jobs), true, true) + `), ` + paymentCAS)
+	q.addShaped(func() string {
+		return `WITH v (` + columnNames(paymentCASColumns) + `) AS (VALUES ` + valuesRows(paymentCASColumns, len(jobs), true, true) + `), ` + paymentCAS
+	})
 	var owners []string
 	for _, j := range jobs {
 		q.args = append(q.args, j.args...)
