@@ -30,6 +30,21 @@ func TestNumberPlaceholders(t *testing.T) {
 
 // TestPreparedStatements: a Store on a PostgreSQL pool prepares its
 // statements, once per text, and gets the same answers as without.
+func TestDriverArgs(t *testing.T) {
+	t.Parallel()
+	a := time.Date(2026, 11, 22, 5, 4, 3, 123456000, time.UTC)
+	b := time.Date(1999, 1, 2, 3, 4, 5, 0, time.FixedZone("ICT", 7*3600))
+	args := []any{"pay_1", ts(a), int64(7), nil, ts(b), []byte("x"), ts(a)}
+	got := driverArgs(args)
+	require.Equal(t, []any{
+		"pay_1", "2026-11-22 05:04:03.123456+00:00", int64(7), nil,
+		"1999-01-01 20:04:05.000000+00:00", []byte("x"), "2026-11-22 05:04:03.123456+00:00",
+	}, got)
+	require.Equal(t, ts(a), args[1], "the Store's arguments are left as they were")
+	require.Empty(t, driverArgs(nil))
+	require.Equal(t, []any{"only"}, driverArgs([]any{"only"}))
+}
+
 func TestPreparedStatements(t *testing.T) {
 	t.Parallel()
 	db, _ := openPG(t)
