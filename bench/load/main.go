@@ -415,7 +415,7 @@ func (d *driver) inTurns(ctx context.Context, ts []*target, sc scenario, rate fl
 	sums := make([]*passResult, len(ts))
 	for range n {
 		for i, t := range ts {
-			r, err := d.measure(ctx, t, sc, rate, slice, rep)
+			r, err := d.measure(ctx, t, sc, rate, slice, rep, sums[i])
 			if err != nil {
 				return nil, err
 			}
@@ -459,16 +459,20 @@ func (d *driver) halfPeak(ctx context.Context, targets []*target, p *target, sc 
 
 // measure runs a pass after making sure the target has the payments it
 // needs; a webhook pass that runs out of fresh payments is run again with
-// more.
-func (d *driver) measure(ctx context.Context, t *target, sc scenario, rate float64, dur time.Duration, rep *report) (*passResult, error) {
+// more. done, when not nil, is what the target's earlier turns of this
+// pass measured.
+func (d *driver) measure(ctx context.Context, t *target, sc scenario, rate float64, dur time.Duration, rep *report, done *passResult) (*passResult, error) {
 	need := 0
 	switch {
 	case sc == scWebhook && rate > 0:
 		need = int(rate*dur.Seconds()/2*1.1) + 4*d.cfg.clients
 	case sc == scWebhook:
 		est := 1000.0
-		if c := rep.find(modePeak, scCheckout, t.kind, t.store, ""); c != nil && c.rps() > 0 {
-			est = 1.5 * c.rps()
+		switch c := rep.find(modePeak, scCheckout, t.kind, t.store, ""); {
+		case done != nil && done.rps() > 0:
+			est = 1.5 * done.rps() // the rate of its earlier turns
+		case c != nil && c.rps() > 0:
+			est = 2 * c.rps()
 		}
 		need = int(est*dur.Seconds()/2) + 4*d.cfg.clients
 	case sc == scStatus:
