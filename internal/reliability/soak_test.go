@@ -301,14 +301,23 @@ func runSoak(t *testing.T, store payment.Store, workers, ops int, seed uint64) {
 
 	// The dispatcher delivers what is left; then everything stops and every
 	// payment is checked. (Stopping Run first would leave the messages it
-	// was delivering leased for a minute.)
+	// was delivering leased for a minute.) Until it stops, events still
+	// come: the sweeper's syncs, and the sandbox's callbacks that failed
+	// once and are retried in the background. So the sandbox's retries
+	// stop, then Run, and what they wrote meanwhile is delivered by hand.
 	ids := reg.all()
-	waitFor(t, "the dispatcher delivers every notification", func() bool {
+	delivered := func() bool {
 		missing, err := s.undelivered(ctx, ids)
 		return err == nil && missing == 0
-	})
+	}
+	waitFor(t, "the dispatcher delivers every notification", delivered)
+	require.NoError(t, s.sb.Close())
 	stopRun()
 	<-runDone
+	waitFor(t, "the notifications of events written as Run stopped are delivered", func() bool {
+		_, err := s.svc.Dispatch(ctx)
+		return err == nil && delivered()
+	})
 	actions := s.sb.ActionsHandler()
 	statuses := histogram{}
 	var refundSum, capturedSum int64
