@@ -540,14 +540,8 @@ func TestBatchTextDependsOnlyOnShape(t *testing.T) {
 	jobs := func(n int, flip bool) ([]*writeJob, []payment.Event) {
 		var out []*writeJob
 		for i := range n {
-			p := testPayment(at)
-			args, err := paymentArgs(p)
-			require.NoError(t, err)
-			args = append(args, true, p.Version)
-			evs := []payment.Event{
-				testEvent(payment.EventPaymentCreated, p, at),
-				testEvent(payment.EventPaymentSucceeded, p, at),
-			}
+			j := twoEventJob(t, at)
+			evs := j.events
 			k := i % 2
 			if flip {
 				k = 1 - k
@@ -556,7 +550,7 @@ func TestBatchTextDependsOnlyOnShape(t *testing.T) {
 			evs[1-k].Destinations = []string{"subscribers"}
 			evs[1-k].Inbox = &payment.InboxMessage{Provider: "sandbox", EventKey: uniq("evt_"), Payload: []byte(`{}`), ReceivedAt: at}
 			evs[k].Lease = &payment.OutboxLease{Destination: "subscribers", Owner: "o", Until: at}
-			out = append(out, newWriteJob(t.Context(), p, args, evs))
+			out = append(out, j)
 		}
 		return out, batchEvents(out)
 	}
@@ -600,25 +594,34 @@ func TestBatchTextDependsOnlyOnShape(t *testing.T) {
 	}
 }
 
+// twoEventJob returns the write of a new test payment with two events
+// (created, succeeded), no destinations yet: the arguments an update
+// batch takes (the payment's, holds_order, the expected version).
+func twoEventJob(tb testing.TB, at time.Time) *writeJob {
+	tb.Helper()
+	p := testPayment(at)
+	args, err := paymentArgs(p)
+	require.NoError(tb, err)
+	args = append(args, true, p.Version)
+	evs := []payment.Event{
+		testEvent(payment.EventPaymentCreated, p, at),
+		testEvent(payment.EventPaymentSucceeded, p, at),
+	}
+	return newWriteJob(tb.Context(), p, args, evs)
+}
+
 // BenchmarkBatchStatement measures what a batch costs in Go before it is
 // sent, once its text is cached: the arguments of 8 payments with two
-// events each, their inbox message and outbox rows.
+// events each and their outbox rows, one of them leased.
 func BenchmarkBatchStatement(b *testing.B) {
 	at := now()
 	var jobs []*writeJob
 	for range 8 {
-		p := testPayment(at)
-		args, err := paymentArgs(p)
-		require.NoError(b, err)
-		args = append(args, true, p.Version)
-		evs := []payment.Event{
-			testEvent(payment.EventPaymentCreated, p, at),
-			testEvent(payment.EventPaymentSucceeded, p, at),
-		}
-		evs[0].Destinations = []string{"subscribers"}
-		evs[1].Destinations = []string{"subscribers"}
-		evs[1].Lease = &payment.OutboxLease{Destination: "subscribers", Owner: "o", Until: at}
-		jobs = append(jobs, newWriteJob(b.Context(), p, args, evs))
+		j := twoEventJob(b, at)
+		j.events[0].Destinations = []string{"subscribers"}
+		j.events[1].Destinations = []string{"subscribers"}
+		j.events[1].Lease = &payment.OutboxLease{Destination: "subscribers", Owner: "o", Until: at}
+		jobs = append(jobs, j)
 	}
 	events := batchEvents(jobs)
 	for _, update := range []bool{false, true} {
