@@ -264,7 +264,7 @@ func (s *Service) checkout(ctx context.Context, prov Provider, p *Payment, req *
 		}
 	}
 
-	req.Payment = p.Clone()
+	req.Payment = p // read-only for the provider (see StartRequest)
 	req.IdempotencyKey = p.ID
 	pctx, cancel := s.providerCtx(ctx)
 	st, perr := prov.Start(pctx, req)

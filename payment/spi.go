@@ -329,7 +329,9 @@ type Provider interface {
 
 // StartRequest is what the Service asks a provider to start.
 type StartRequest struct {
-	// Payment is the payment as recorded (status pending).
+	// Payment is the payment as recorded (status pending). It is the
+	// Service's own record, not a copy: providers read it, and neither
+	// modify it nor keep it past the call.
 	Payment *Payment
 	// IdempotencyKey is derived from Payment.ID and is the same on every
 	// retry; providers send it (or Payment.ID) as the vendor's unique order

@@ -39,6 +39,7 @@ type passResult struct {
 	hist   histogram
 	allocs allocCounts
 	cpu    time.Duration // the process's CPU time (clients and servers)
+	gc     time.Duration // the part of cpu the garbage collector used
 	ticks  cpuTicks      // the machine's CPU time over the pass (steal)
 	// backlog is how many notifications paykit had not delivered at the
 	// end of the pass; -1 when the store cannot tell.
@@ -66,6 +67,7 @@ func (r *passResult) add(o *passResult) {
 	r.allocs.large += o.allocs.large
 	r.exhausted = r.exhausted || o.exhausted
 	r.cpu += o.cpu
+	r.gc += o.gc
 	r.ticks = r.ticks.add(o.ticks)
 	// The end is the start plus the growth within each turn: what happens
 	// between turns (the other targets' turns, the payments made for the
@@ -268,12 +270,13 @@ func (d *driver) run(ctx context.Context, t *target, sc scenario, m mode, rate f
 		sampler   *heapSampler
 		before    allocCounts
 		cpuBefore time.Duration
+		gcBefore  time.Duration
 		ticks     cpuTicks
 	)
 	if timed {
 		sampler = startHeapSampler(gcLive(), 100*time.Millisecond)
 		before = readAllocs()
-		cpuBefore = processCPU()
+		cpuBefore, gcBefore = processCPU(), gcCPU()
 		ticks = machineTicks()
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -359,7 +362,7 @@ func (d *driver) run(ctx context.Context, t *target, sc scenario, m mode, rate f
 	wg.Wait()
 	res.dur = time.Since(start)
 	if timed {
-		res.cpu = processCPU() - cpuBefore
+		res.cpu, res.gc = processCPU()-cpuBefore, gcCPU()-gcBefore
 		res.ticks = machineTicks().sub(ticks)
 		res.allocs = readAllocs().sub(before)
 	}

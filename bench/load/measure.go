@@ -83,6 +83,17 @@ func (h *histogram) quantile(q float64) time.Duration {
 	return h.max
 }
 
+// gcCPU returns the CPU time the runtime estimates the garbage collector has
+// used so far (marking, assists, pauses and sweeping not counted apart).
+func gcCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * float64(time.Second))
+}
+
 // allocCounts are the process's cumulative allocation counters.
 type allocCounts struct {
 	objects uint64 // runtime.MemStats.Mallocs

@@ -161,8 +161,8 @@ func (r *report) print(w io.Writer) {
 		"paykit against the same round's baseline), and their range. paykit on a SQL store runs in turns of a second "+
 		"with its minimal-SQL baseline. Steal is the share of the machine's CPU time the hypervisor gave to "+
 		"other guests during the pass: a pass with much of it ran on less than the machine.\n\n")
-	fmt.Fprintf(w, "| scenario | target | req/s | p50 | p99 | CPU µs/req | allocs/req | KiB/req | server allocs/req | server KiB/req | vs bare-json | vs bare-sql | errors | steal |\n")
-	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(w, "| scenario | target | req/s | p50 | p99 | CPU µs/req | GC µs/req | allocs/req | KiB/req | server allocs/req | server KiB/req | vs bare-json | vs bare-sql | errors | steal |\n")
+	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, p := range r.peaks() {
 		srvObj, srvKiB := "-", "-"
 		if o, b, ok := r.serverAllocs(p); ok {
@@ -179,9 +179,9 @@ func (r *report) print(w io.Writer) {
 		if p.note != "" {
 			errs += " (" + p.note + ")"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f | %.0f | %.1f | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f | %.0f | %.0f | %.1f | %s | %s | %s | %s | %s | %s |\n",
 			p.sc, p.target(), r.rpsRange(p), ms(p.hist.quantile(0.5)), ms(p.hist.quantile(0.99)),
-			p.perReq(uint64(p.cpu/time.Microsecond)), p.perReq(p.allocs.objects), p.perReq(p.allocs.bytes)/1024, srvObj, srvKiB, vsJSON, vsSQL, errs,
+			p.perReq(uint64(p.cpu/time.Microsecond)), p.perReq(uint64(p.gc/time.Microsecond)), p.perReq(p.allocs.objects), p.perReq(p.allocs.bytes)/1024, srvObj, srvKiB, vsJSON, vsSQL, errs,
 			p.ticks.stealPct())
 	}
 

@@ -117,8 +117,10 @@ func (s *suite) checkout(t *testing.T) *payment.StartRequest {
 func (s *suite) start(t *testing.T, ctx context.Context) (*payment.StartRequest, *payment.Payment, *payment.PaymentState) {
 	t.Helper()
 	req := s.checkout(t)
+	before := req.Payment.Clone()
 	st, err := s.h.Provider.Start(ctx, req)
 	require.NoError(t, err, "Start of a valid checkout must succeed")
+	require.Equal(t, before, req.Payment, "Start must not modify the request's Payment: it is the Service's record")
 	checkState(t, "Start", st)
 	require.NotEqual(t, payment.StatusFailed, st.Status,
 		"Start of a valid checkout must not fail it (failure: %+v)", st.Failure)

@@ -40,6 +40,9 @@ func (b *broken) Start(ctx context.Context, req *payment.StartRequest) (*payment
 		c.IdempotencyKey = c.Payment.ID
 		return b.Provider.Start(ctx, &c)
 	}
+	if b.mode == "modifies-payment" {
+		req.Payment.Description = "rewritten by the provider"
+	}
 	return b.Provider.Start(ctx, req)
 }
 
@@ -179,6 +182,7 @@ func TestRunCatchesBrokenProviders(t *testing.T) {
 		{"panics", "GarbageWebhook", "must never panic"},
 		{"sync-disagrees", "Pay", "Sync must agree with the callback"},
 		{"overdraw", "Refund", "beyond the captured amount must be refused"},
+		{"modifies-payment", "Start", "must not modify the request's Payment"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {

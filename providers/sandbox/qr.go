@@ -68,7 +68,7 @@ func (p *Provider) emvPayload(c *charge) string {
 		}
 	}
 	q.Add("58", "TH").Add("59", "PAYKIT SANDBOX").Add("60", "BANGKOK")
-	label := strings.TrimPrefix(c.ref, "sbx_ch_")
+	label := strings.TrimPrefix(c.ref, chargeRefPrefix)
 	if len(label) > 25 {
 		label = label[len(label)-25:]
 	}

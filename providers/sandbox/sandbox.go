@@ -62,13 +62,15 @@ type Provider struct {
 	closeMu sync.Mutex // orders wg.Add against Close
 	closed  bool
 
+	// A charge is found by its payment's id; its reference is derived from
+	// that id (see chargeRef), and paykit's idempotency key for a Start is
+	// the payment's id, so one map entry serves a charge in the usual case.
+	// byKey and keyCalls hold only keys that are not their payment's id.
 	mu        sync.Mutex
 	charges   map[string]*charge // by paykit payment id
-	byKey     map[string]*charge // by idempotency key
-	byRef     map[string]*charge // by provider reference
-	calls     map[string]int     // Start calls by idempotency key
+	byKey     map[string]*charge // by idempotency key, when not the payment id
+	keyCalls  map[string]int     // Start calls by idempotency key, when not the payment id
 	created   int                // provider-side charges created
-	createdBy map[string]int     // provider-side charges created, by payment id
 	refunds   map[string]*refund // by paykit refund id
 	refundKey map[string]*refund // by idempotency key
 	payouts   map[string]*payout // by paykit payout id
@@ -329,9 +331,7 @@ func New(opts ...Option) (*Provider, error) {
 		cancel:    cancel,
 		charges:   map[string]*charge{},
 		byKey:     map[string]*charge{},
-		byRef:     map[string]*charge{},
-		calls:     map[string]int{},
-		createdBy: map[string]int{},
+		keyCalls:  map[string]int{},
 		refunds:   map[string]*refund{},
 		refundKey: map[string]*refund{},
 		payouts:   map[string]*payout{},
@@ -381,7 +381,10 @@ func (p *Provider) Charges() int {
 func (p *Provider) ChargesFor(paymentID string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.createdBy[paymentID]
+	if p.charges[paymentID] != nil {
+		return 1 // Start finds the payment's charge before it creates one
+	}
+	return 0
 }
 
 // StartCalls returns how many times Start was called with the idempotency
@@ -389,7 +392,11 @@ func (p *Provider) ChargesFor(paymentID string) int {
 func (p *Provider) StartCalls(key string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.calls[key]
+	n := p.keyCalls[key]
+	if c := p.charges[key]; c != nil {
+		n += c.ownKeyCalls
+	}
+	return n
 }
 
 func (p *Provider) now() time.Time { return p.cfg.clock.Now().UTC() }
@@ -415,6 +422,9 @@ type charge struct {
 	expiresAt *time.Time
 	card      *payment.CardSummary
 	notifyURL string
+	// ownKeyCalls counts the Start calls whose idempotency key was the
+	// payment's id.
+	ownKeyCalls int
 }
 
 func (c *charge) state() *payment.PaymentState {
@@ -490,22 +500,31 @@ func (p *Provider) Start(ctx context.Context, req *payment.StartRequest) (*payme
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.calls[key]++
-	c := p.byKey[key]
+	ownKey := key == req.Payment.ID
+	var c *charge
+	if !ownKey {
+		p.keyCalls[key]++
+		c = p.byKey[key]
+	}
 	if c == nil {
 		c = p.charges[req.Payment.ID]
 	}
 	if c != nil {
+		if ownKey {
+			c.ownKeyCalls++
+		}
 		p.expireLocked(c)
 		return c.state(), nil
 	}
 
 	c = p.newChargeLocked(req)
 	p.created++
-	p.createdBy[c.paymentID]++
 	p.charges[c.paymentID] = c
-	p.byKey[key] = c
-	p.byRef[c.ref] = c
+	if ownKey {
+		c.ownKeyCalls = 1
+	} else {
+		p.byKey[key] = c
+	}
 	if req.Card != nil && req.Card.Number == CardTimeout {
 		return nil, &payment.ProviderError{
 			Provider: p.cfg.name, Op: "start", Code: "timeout", Retryable: true,
@@ -524,7 +543,7 @@ func (p *Provider) newChargeLocked(req *payment.StartRequest) *charge {
 	c := &charge{
 		paymentID: pay.ID,
 		orderID:   pay.OrderID,
-		ref:       "sbx_ch_" + strings.TrimPrefix(pay.ID, payment.PrefixPayment),
+		ref:       chargeRef(pay.ID),
 		method:    pay.Method,
 		amount:    pay.Amount,
 		currency:  pay.Currency,
@@ -587,10 +606,26 @@ func (p *Provider) lookupLocked(pay *payment.Payment) *charge {
 	if c := p.charges[pay.ID]; c != nil {
 		return c
 	}
-	if pay.ProviderReference != "" {
-		return p.byRef[pay.ProviderReference]
+	if id, ok := strings.CutPrefix(pay.ProviderReference, chargeRefPrefix); ok {
+		// The charge's payment id is the reference's tail with or without
+		// the payment prefix (chargeRef trims it only when present).
+		for _, pid := range [...]string{payment.PrefixPayment + id, id} {
+			if c := p.charges[pid]; c != nil && c.ref == pay.ProviderReference {
+				return c
+			}
+		}
 	}
 	return nil
+}
+
+// chargeRefPrefix starts every sandbox charge's reference.
+const chargeRefPrefix = "sbx_ch_"
+
+// chargeRef is the reference of the charge for the payment paymentID: the
+// id's random part under the sandbox's prefix, so that the charge is found
+// by its reference without an index of its own.
+func chargeRef(paymentID string) string {
+	return chargeRefPrefix + strings.TrimPrefix(paymentID, payment.PrefixPayment)
 }
 
 func (p *Provider) notFound(op, id string) error {
