@@ -21,18 +21,28 @@ type change struct {
 
 // updatePayment applies decide to the payment in a compare-and-set loop: on
 // a conflict it re-reads and decides again. cur, when not nil, is the
-// payment as last read (it saves a read on the first attempt). msg, when
+// payment as last read (it saves a read on the first attempt); it stays as
+// it is unless handOver says the caller gives it up, to be changed in place
+// and returned (a checkout's own record, which nobody else holds). msg, when
 // not nil, is the webhook message the change applies: it is recorded with
 // the change (see carryInbox), or on its own when nothing is written.
-func (s *Service) updatePayment(ctx context.Context, id string, cur *Payment, msg *InboxMessage, decide func(p *Payment, now time.Time) (change, error)) (*Payment, error) {
+//
+// decide changes p in place, and leaves it as it was when it decides that
+// nothing changed: cur is then returned.
+func (s *Service) updatePayment(ctx context.Context, id string, cur *Payment, handOver bool, msg *InboxMessage, decide func(p *Payment, now time.Time) (change, error)) (*Payment, error) {
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
-		if cur == nil {
+		p := cur
+		switch {
+		case cur == nil:
+			// A payment read here is updatePayment's own.
 			var err error
 			if cur, err = s.store.GetPayment(ctx, id); err != nil {
 				return nil, fmt.Errorf("payment: get %s: %w", id, err)
 			}
+			p = cur
+		case !handOver:
+			p = cur.Clone()
 		}
-		p := cur.Clone()
 		now := s.now()
 		c, err := decide(p, now)
 		if err != nil {
@@ -49,7 +59,7 @@ func (s *Service) updatePayment(ctx context.Context, id string, cur *Payment, ms
 		carried := carryInbox(c.events, msg)
 		claim, err := s.writeDirect(c.events, func() error { return s.store.UpdatePayment(ctx, p, c.events) })
 		if errors.Is(err, ErrConflict) {
-			cur = nil
+			cur, handOver = nil, false
 			casBackoff(attempt)
 			continue
 		}
@@ -82,9 +92,14 @@ func casBackoff(attempt int) {
 // applyPaymentState records what a provider reported about a payment. msg
 // is the webhook message that reported it, or nil.
 func (s *Service) applyPaymentState(ctx context.Context, cur *Payment, st *PaymentState, src Source, msg *InboxMessage) (*Payment, error) {
-	return s.updatePayment(ctx, cur.ID, cur, msg, func(p *Payment, now time.Time) (change, error) {
+	return s.updatePayment(ctx, cur.ID, cur, false, msg, s.planState(st, src, msg))
+}
+
+// planState returns the decide step of updatePayment that applies st.
+func (s *Service) planState(st *PaymentState, src Source, msg *InboxMessage) func(p *Payment, now time.Time) (change, error) {
+	return func(p *Payment, now time.Time) (change, error) {
 		return s.plan(p, st, src, eventKeyOf(msg), now), nil
-	})
+	}
 }
 
 // plan decides, for a reported state, the change to p (made in place) and

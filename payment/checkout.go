@@ -276,7 +276,9 @@ func (s *Service) checkout(ctx context.Context, prov Provider, p *Payment, req *
 	if st == nil {
 		st = &PaymentState{Status: StatusProcessing}
 	}
-	out, err := s.applyPaymentState(ctx, p, st, SourceAPI, nil)
+	// p is the checkout's own record (the store keeps a copy): the update
+	// changes it in place.
+	out, err := s.updatePayment(ctx, p.ID, p, true, nil, s.planState(st, SourceAPI, nil))
 	if err != nil {
 		return nil, err
 	}

@@ -316,7 +316,7 @@ func (s *Service) abandoned(p *Payment, now time.Time) bool {
 // reschedule pushes the next sync of an unchanged payment out, with the
 // interval growing with the payment's age.
 func (s *Service) reschedule(ctx context.Context, p *Payment) error {
-	_, err := s.updatePayment(ctx, p.ID, p, nil, func(p *Payment, now time.Time) (change, error) {
+	_, err := s.updatePayment(ctx, p.ID, p, false, nil, func(p *Payment, now time.Time) (change, error) {
 		next := s.nextSync(p, now)
 		switch {
 		case next == nil && p.NextSyncAt == nil:
