@@ -34,7 +34,7 @@ type Store struct {
 	payoutByRef  map[refKey]string
 	payoutByOrd  map[orderKey]string
 	duePayouts   dueQueue[*payoutRow]        // NextSyncAt set
-	eventsByID   map[string][]*payment.Event // object or payment id -> its events, in append order
+	eventsByID   map[string][]payment.Event // object or payment id -> its events, in append order (see appendEvent)
 	idempotency  map[string]*payment.IdempotencyRecord
 	inbox        map[inboxKey]*inboxRow
 	outbox       map[string]*outboxRow
@@ -87,7 +87,7 @@ func New() *Store {
 		payouts:          map[string]*payoutRow{},
 		payoutByRef:      map[refKey]string{},
 		payoutByOrd:      map[orderKey]string{},
-		eventsByID:       map[string][]*payment.Event{},
+		eventsByID:       map[string][]payment.Event{},
 		idempotency:      map[string]*payment.IdempotencyRecord{},
 		inbox:            map[inboxKey]*inboxRow{},
 		outbox:           map[string]*outboxRow{},
@@ -523,9 +523,9 @@ func (s *Store) appendEvents(events []payment.Event, notify bool) {
 		if m := events[i].Inbox; m != nil {
 			s.inbox[inboxKey{m.Provider, m.EventKey}] = &inboxRow{m: cloneInbox(m), seq: s.next()}
 		}
-		s.eventsByID[e.ObjectID] = append(s.eventsByID[e.ObjectID], &e)
+		s.appendEvent(e.ObjectID, e)
 		if e.PaymentID != "" && e.PaymentID != e.ObjectID {
-			s.eventsByID[e.PaymentID] = append(s.eventsByID[e.PaymentID], &e)
+			s.appendEvent(e.PaymentID, e)
 		}
 		if !notify {
 			continue
@@ -539,6 +539,18 @@ func (s *Store) appendEvents(events []payment.Event, notify bool) {
 			s.enqueue(&outboxRow{m: m, seq: s.next()})
 		}
 	}
+}
+
+// appendEvent appends e to the events of id. They are kept by value, one
+// array per id, which the collector marks as one object: an object's first
+// event starts it with room for two (a payment's creation is followed by
+// its first move in nearly every checkout).
+func (s *Store) appendEvent(id string, e payment.Event) {
+	list := s.eventsByID[id]
+	if list == nil {
+		list = make([]payment.Event, 0, 2)
+	}
+	s.eventsByID[id] = append(list, e)
 }
 
 // heldBy reports whether owner holds every pending message of queue k (see
@@ -592,7 +604,7 @@ func (s *Store) ListEvents(ctx context.Context, id string) ([]payment.Event, err
 	stored := s.eventsByID[id]
 	out := make([]payment.Event, 0, len(stored))
 	for _, e := range stored {
-		out = append(out, cloneEvent(*e))
+		out = append(out, cloneEvent(e))
 	}
 	return out, nil
 }
