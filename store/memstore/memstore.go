@@ -33,7 +33,7 @@ type Store struct {
 	payouts      map[string]*payoutRow
 	payoutByRef  map[refKey]string
 	payoutByOrd  map[orderKey]string
-	duePayouts   dueQueue[*payoutRow]        // NextSyncAt set
+	duePayouts   dueQueue[*payoutRow]       // NextSyncAt set
 	eventsByID   map[string][]payment.Event // object or payment id -> its events, in append order (see appendEvent)
 	idempotency  map[string]*payment.IdempotencyRecord
 	inbox        map[inboxKey]*inboxRow
