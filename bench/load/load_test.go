@@ -53,6 +53,7 @@ func TestRunMemstore(t *testing.T) {
 		_, b, ok := rep.serverAllocs(p)
 		require.True(t, ok, "no client-only pass for %s", sc)
 		require.Positive(t, b, "paykit/memory %s allocates nothing on the server", sc)
+		require.Positive(t, p.gc, "paykit/memory %s: the collector's CPU time was not read", sc)
 		require.NotNil(t, rep.find(modeRate, sc, kindBareJSON, storeNone, storeMemory), "no bare-json pass at paykit's half rate for %s", sc)
 	}
 

@@ -155,7 +155,8 @@ func (r *report) print(w io.Writer) {
 	}
 
 	fmt.Fprintf(w, "## Peak (closed loop)\n\n")
-	fmt.Fprintf(w, "CPU and allocations are the whole process's (clients and servers) per request; \"server\" subtracts the "+
+	fmt.Fprintf(w, "CPU and allocations are the whole process's (clients and servers) per request, and GC the part of that CPU "+
+		"the garbage collector took (the runtime's estimate); \"server\" subtracts the "+
 		"client-only pass of the same scenario. With several rounds, each row is the round with the median throughput, "+
 		"and the range of all rounds follows it; a ratio to a baseline is the median of the rounds' ratios (each round's "+
 		"paykit against the same round's baseline), and their range. paykit on a SQL store runs in turns of a second "+
@@ -217,7 +218,7 @@ func (r *report) print(w io.Writer) {
 		"at its start and end (for a pass run in turns, the end is its start plus the growth within its turns), the highest live heap a GC saw during it, the highest bytes in heap objects sampled every "+
 		"100 ms, the growth per request, the part of it the sandbox provider keeps (it holds every charge it started; "+
 		"measured after each checkout pass by starting as many charges on a new sandbox), and allocations above 32 KiB. "+
-		"paykit/memory starts each scenario empty.\n\n")
+		"paykit/memory starts each pass empty.\n\n")
 	fmt.Fprintf(w, "| scenario | target | live start MiB | live end MiB | live max MiB | in use max MiB | growth B/req | sandbox B/req | allocs > 32 KiB | undelivered notifications at the end |\n")
 	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, p := range r.peaks() {
