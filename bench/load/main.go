@@ -335,7 +335,7 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 					}
 					if t.kind == kindPaykit {
 						logf("%-8s %-18s heap  %+.1f MiB, of which the sandbox's %.1f MiB  (round %d)", sc, t.name(),
-							(float64(r.heap.end)-float64(r.heap.start))/mib, r.sandbox*float64(r.reqs)/mib, round+1)
+							r.growth()/mib, r.sandboxShare()/mib, round+1)
 					}
 					rep.passes = append(rep.passes, r)
 				}

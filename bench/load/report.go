@@ -250,8 +250,15 @@ func growthPerReq(p *passResult) float64 {
 	if p.reqs == 0 {
 		return 0
 	}
-	return (float64(p.heap.end) - float64(p.heap.start)) / float64(p.reqs)
+	return p.growth() / float64(p.reqs)
 }
+
+// growth is how much the live heap grew over the pass, in bytes.
+func (p *passResult) growth() float64 { return float64(p.heap.end) - float64(p.heap.start) }
+
+// sandboxShare is the part of the growth the sandbox provider keeps for
+// the pass's charges, in bytes (zero but for checkout passes).
+func (p *passResult) sandboxShare() float64 { return p.sandbox * float64(p.reqs) }
 
 // check is one of the targets, evaluated.
 type check struct {
@@ -340,7 +347,7 @@ func (r *report) checks() []check {
 			continue
 		}
 		// What paykit added: the growth less what the sandbox keeps.
-		growth := float64(p.heap.end) - float64(p.heap.start) - p.sandbox*float64(p.reqs)
+		growth := p.growth() - p.sandboxShare()
 		if p.store == storeMemory && p.sc != scStatus {
 			parts = append(parts, fmt.Sprintf("%s %s keeps its data: %+.0f B/req", p.sc, p.target(), growth/float64(max(p.reqs, 1))))
 			continue

@@ -372,8 +372,7 @@ func newClientTarget(ctx context.Context, tmplJSON []byte) (*target, error) {
 // for each of n payments it starts (it keeps every charge, as a gateway
 // would on its side), so that the memory check can tell it from paykit's
 // own. n is the number of checkouts of the pass it stands for: the
-// sandbox's maps cost more or less per charge with their size (825 to 890
-// B between 4,000 and 124,000 charges). Each request is made inside the
+// sandbox's map costs more or less per charge with its size. Each request is made inside the
 // measurement and dropped after its Start, as paykit's are, so the strings
 // a charge keeps of its payment count as the sandbox's. They are made as
 // the server makes them, by decoding the clients' checkout body: the
