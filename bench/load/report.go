@@ -147,7 +147,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float
 func (r *report) print(w io.Writer) {
 	cfg := r.cfg
 	fmt.Fprintf(w, "# paykit load run\n\n")
-	fmt.Fprintf(w, "%d clients, %d round(s) of %s per peak pass, %s per half-peak pass; GOMAXPROCS %d, %s %s/%s; Service.Run %v, Idempotency-Key %v; took %s.\n\n",
+	fmt.Fprintf(w, "%d clients, %d round(s) of %s per peak pass and %s per half-peak pass; GOMAXPROCS %d, %s %s/%s; Service.Run %v, Idempotency-Key %v; took %s.\n\n",
 		cfg.clients, cfg.rounds, cfg.duration, cfg.halfDuration, runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		cfg.runService, cfg.idemKey, r.elapsed.Round(time.Second))
 	for _, n := range r.notes {
@@ -188,28 +188,38 @@ func (r *report) print(w io.Writer) {
 
 	if cfg.half {
 		fmt.Fprintf(w, "\n## Half peak (open loop at half of paykit's peak rate)\n\n")
-		fmt.Fprintf(w, "Latency counts from when each request was due. Added p99 = paykit's p99 minus the baseline's at the same rate. "+
-			"Steal is over all three targets' slices.\n\n")
+		fmt.Fprintf(w, "Latency counts from when each request was due. Added p99 = paykit's p99 minus the baseline's at the same rate, "+
+			"in the same round. With several rounds, every pass runs once per round at the same rate (half the median peak); "+
+			"each latency is the median over the rounds with their range, and an added p99 the median of the rounds' own. "+
+			"Steal is over all three targets' slices of every round.\n\n")
 		fmt.Fprintf(w, "| scenario | paykit store | rate/s | paykit p50 | paykit p99 | bare-json p99 | added p99 vs bare-json | bare-sql p99 | added p99 vs bare-sql | errors | steal |\n")
 		fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-		for _, p := range r.passes {
-			if p.mode != modeRate || p.kind != kindPaykit {
-				continue
+		for _, p := range r.halfPeaks() {
+			all := r.matching(modeRate, p.sc, kindPaykit, p.store, p.store)
+			errs, ticks := int64(0), cpuTicks{}
+			for _, q := range all {
+				errs += q.errs
+				ticks = ticks.add(q.ticks)
 			}
-			jp99, jadd, sp99, sadd := "-", "-", "-", "-"
-			errs, ticks := p.errs, p.ticks
-			if b := r.find(modeRate, p.sc, kindBareJSON, storeNone, p.store); b != nil {
-				jp99, jadd = ms(b.hist.quantile(0.99)), ms(p.hist.quantile(0.99)-b.hist.quantile(0.99))
-				errs += b.errs
-				ticks = ticks.add(b.ticks)
-			}
-			if b := r.find(modeRate, p.sc, kindBareSQL, p.store, p.store); b != nil {
-				sp99, sadd = ms(b.hist.quantile(0.99)), ms(p.hist.quantile(0.99)-b.hist.quantile(0.99))
-				errs += b.errs
-				ticks = ticks.add(b.ticks)
+			cols := make([]string, 0, 4)
+			for _, b := range []struct {
+				kind  targetKind
+				store storeKind
+			}{{kindBareJSON, storeNone}, {kindBareSQL, p.store}} {
+				bs := r.matching(modeRate, p.sc, b.kind, b.store, p.store)
+				if len(bs) == 0 {
+					cols = append(cols, "-", "-")
+					continue
+				}
+				for _, q := range bs {
+					errs += q.errs
+					ticks = ticks.add(q.ticks)
+				}
+				cols = append(cols, msSpread(medianQuantile(bs, 0.99)), r.addedText(p.sc, p.store, b.kind, b.store))
 			}
 			fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %d | %s |\n",
-				p.sc, p.store, p.rate, ms(p.hist.quantile(0.5)), ms(p.hist.quantile(0.99)), jp99, jadd, sp99, sadd, errs, ticks.stealPct())
+				p.sc, p.store, p.rate, msSpread(medianQuantile(all, 0.5)), msSpread(medianQuantile(all, 0.99)),
+				cols[0], cols[1], cols[2], cols[3], errs, ticks.stealPct())
 		}
 	}
 
@@ -287,20 +297,95 @@ func (r *report) latencyCheck(name string, store storeKind, base targetKind, bas
 	c := check{name: name, skipped: true, met: true}
 	var parts []string
 	for _, sc := range allScenarios {
-		p := r.find(modeRate, sc, kindPaykit, store, store)
-		b := r.find(modeRate, sc, base, baseStore, store)
-		if p == nil || b == nil {
+		med, _, _, ok := r.added(sc, store, base, baseStore)
+		if !ok {
 			continue
 		}
 		c.skipped = false
-		added := p.hist.quantile(0.99) - b.hist.quantile(0.99)
-		if added >= limit || p.errs > 0 {
+		errs := int64(0)
+		ps := r.matching(modeRate, sc, kindPaykit, store, store)
+		for _, p := range ps {
+			errs += p.errs
+		}
+		if med >= limit || errs > 0 {
 			c.met = false
 		}
-		parts = append(parts, fmt.Sprintf("%s %s at %.0f/s", sc, ms(added), p.rate))
+		parts = append(parts, fmt.Sprintf("%s %s at %.0f/s", sc, r.addedText(sc, store, base, baseStore), ps[0].rate))
 	}
 	c.detail = strings.Join(parts, ", ")
+	if len(parts) > 0 && r.cfg != nil && r.cfg.rounds > 1 {
+		c.detail += " (the median of the rounds' own, and their range)"
+	}
 	return c
+}
+
+// halfPeaks returns the first half-peak pass of every paykit target and
+// scenario, in the order they ran.
+func (r *report) halfPeaks() []*passResult {
+	var out []*passResult
+	seen := map[string]bool{}
+	for _, p := range r.passes {
+		key := string(p.sc) + " " + string(p.store)
+		if p.mode != modeRate || p.kind != kindPaykit || seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+// added returns the p99 latency paykit on store adds at half its peak to
+// the baseline (base, baseStore) run at the same rate: the median, over
+// the rounds, of the difference within each round, and the lowest and
+// highest of those (as ratio does for throughput; of an even number of
+// rounds, the higher middle one). ok is false when either was not
+// measured.
+func (r *report) added(sc scenario, store storeKind, base targetKind, baseStore storeKind) (med, lo, hi time.Duration, ok bool) {
+	ps := r.matching(modeRate, sc, kindPaykit, store, store)
+	bs := r.matching(modeRate, sc, base, baseStore, store)
+	if len(ps) == 0 || len(ps) != len(bs) {
+		return 0, 0, 0, false
+	}
+	diffs := make([]time.Duration, len(ps))
+	for i := range ps {
+		diffs[i] = ps[i].hist.quantile(0.99) - bs[i].hist.quantile(0.99)
+	}
+	slices.Sort(diffs)
+	return diffs[len(diffs)/2], diffs[0], diffs[len(diffs)-1], true
+}
+
+// addedText formats added's result: the median, and the range when there
+// were several rounds.
+func (r *report) addedText(sc scenario, store storeKind, base targetKind, baseStore storeKind) string {
+	med, lo, hi, ok := r.added(sc, store, base, baseStore)
+	switch {
+	case !ok:
+		return "-"
+	case lo == hi:
+		return ms(med)
+	default:
+		return msSpread(med, lo, hi)
+	}
+}
+
+// medianQuantile returns the median over passes of their latency at q
+// (of an even number, the higher middle one), and the lowest and highest.
+func medianQuantile(passes []*passResult, q float64) (med, lo, hi time.Duration) {
+	vs := make([]time.Duration, len(passes))
+	for i, p := range passes {
+		vs[i] = p.hist.quantile(q)
+	}
+	slices.Sort(vs)
+	return vs[len(vs)/2], vs[0], vs[len(vs)-1]
+}
+
+// msSpread formats a median latency, with the range when it has one.
+func msSpread(med, lo, hi time.Duration) string {
+	if lo == hi {
+		return ms(med)
+	}
+	return fmt.Sprintf("%s (%.2f to %.2f)", ms(med), float64(lo)/float64(time.Millisecond), float64(hi)/float64(time.Millisecond))
 }
 
 func (r *report) checks() []check {
