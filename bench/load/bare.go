@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -28,8 +30,46 @@ import (
 // body into payment.CheckoutParams and answers with the template payment
 // (a real paykit response) under a new id, answers a status read with the
 // template, and decodes a webhook into a sandbox.Event.
+//
+// With -bare-cpu it also burns that much CPU per request (see burner), to
+// ask whether a handler that costs what paykit's do, and does nothing
+// else of theirs, has their latency.
 type bareJSON struct {
 	tmpl payment.Payment
+	burn burner
+}
+
+// burner spends CPU on purpose: SHA-256 over a 1 KiB block, n times. Its n
+// is calibrated once, at start-up, on an idle machine, so it costs about
+// the asked CPU time while the machine is no slower than then; the report's
+// CPU per request says what it cost in each pass.
+type burner struct{ n int }
+
+// newBurner returns a burner of about d of CPU per call (none for d <= 0).
+func newBurner(d time.Duration) burner {
+	if d <= 0 {
+		return burner{}
+	}
+	const probe = 20000
+	start := time.Now()
+	burner{n: probe}.burn()
+	per := time.Since(start) / probe
+	return burner{n: max(1, int(d/max(per, 1)))}
+}
+
+// burnSink keeps the compiler from dropping burn's work.
+var burnSink atomic.Uint32
+
+func (b burner) burn() {
+	if b.n == 0 {
+		return
+	}
+	var block [1024]byte
+	for i := range b.n {
+		h := sha256.Sum256(block[:])
+		copy(block[i%32*32:], h[:])
+	}
+	burnSink.Add(uint32(block[0]))
 }
 
 func newID() string { return "pay_" + rand.Text() }
@@ -42,12 +82,14 @@ func (b *bareJSON) handler() http.Handler {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
+		b.burn.burn()
 		p := b.tmpl
 		p.ID, p.OrderID, p.Amount, p.Currency = newID(), params.OrderID, params.Amount, params.Currency
 		p.ProviderReference = "sbx_ch_" + p.ID
 		writeJSON(w, http.StatusCreated, &p)
 	})
 	mux.HandleFunc("GET /payments/{id}", func(w http.ResponseWriter, r *http.Request) {
+		b.burn.burn()
 		p := b.tmpl
 		p.ID = r.PathValue("id")
 		writeJSON(w, http.StatusOK, &p)
@@ -58,6 +100,7 @@ func (b *bareJSON) handler() http.Handler {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
+		b.burn.burn()
 		w.WriteHeader(http.StatusOK)
 	})
 	return mux

@@ -262,6 +262,38 @@ func TestAddedP99PairsRounds(t *testing.T) {
 	require.False(t, ok, "no checkout pass")
 }
 
+// TestBurnerAndItsChecks checks that -bare-cpu's burner costs about what
+// it was asked for, and that the targets against bare JSON are not checked
+// while bare-json burns it.
+func TestBurnerAndItsChecks(t *testing.T) {
+	require.Zero(t, newBurner(0).n, "no burner by default")
+	b := newBurner(2 * time.Millisecond)
+	require.Positive(t, b.n)
+	start := time.Now()
+	b.burn()
+	took := time.Since(start)
+	require.Greater(t, took, 200*time.Microsecond, "a 2 ms burner took %s", took)
+	require.Less(t, took, 200*time.Millisecond, "a 2 ms burner took %s", took)
+
+	pass := func(kind targetKind, store storeKind, m mode, p99 time.Duration) *passResult {
+		r := &passResult{sc: scCheckout, kind: kind, store: store, mode: m, rate: 500, reqs: 100, dur: time.Second}
+		if m == modeRate {
+			r.pair = storeMemory
+		}
+		r.hist.record(p99)
+		return r
+	}
+	rep := &report{cfg: &config{rounds: 1, bareCPU: time.Millisecond}, passes: []*passResult{
+		pass(kindBareJSON, storeNone, modePeak, time.Millisecond), pass(kindPaykit, storeMemory, modePeak, time.Millisecond),
+		pass(kindBareJSON, storeNone, modeRate, time.Millisecond), pass(kindPaykit, storeMemory, modeRate, time.Millisecond),
+	}}
+	require.True(t, rep.ratioCheck("checkout", scCheckout, storeMemory, kindBareJSON, storeNone, 0.5).skipped)
+	require.True(t, rep.latencyCheck("latency", storeMemory, kindBareJSON, storeNone, 2*time.Millisecond).skipped)
+	rep.cfg.bareCPU = 0
+	require.False(t, rep.ratioCheck("checkout", scCheckout, storeMemory, kindBareJSON, storeNone, 0.5).skipped)
+	require.False(t, rep.latencyCheck("latency", storeMemory, kindBareJSON, storeNone, 2*time.Millisecond).skipped)
+}
+
 // TestTurnsAddUpTheirOwnGrowth checks that a pass run in turns counts the
 // heap's growth within its turns, not what happened between them.
 func TestTurnsAddUpTheirOwnGrowth(t *testing.T) {

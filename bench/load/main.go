@@ -47,7 +47,7 @@
 //
 //	go run ./bench/load [-duration 10s] [-clients 16] [-rounds 1] [-scenarios checkout,status,webhook]
 //	    [-stores memory,sqlite,postgres] [-pg postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable]
-//	    [-half=true] [-half-duration 10s] [-baselines=true] [-service=true] [-idempotency-key=false] [-drain 1m]
+//	    [-half=true] [-half-duration 10s] [-baselines=true] [-bare-cpu 0] [-service=true] [-idempotency-key=false] [-drain 1m]
 //	    [-cpuprofile cpu.out] [-memprofile mem.out] [-memprofilerate 0]
 //
 // PostgreSQL is the -pg server (default: $PAYKIT_TEST_DATABASE_URL, else the
@@ -98,6 +98,7 @@ type config struct {
 	scenarios    []scenario
 	stores       []storeKind
 	baselines    bool
+	bareCPU      time.Duration
 	half         bool
 	pgURL        string
 	runService   bool
@@ -124,6 +125,7 @@ func parseFlags(args []string) (*config, *profiles, error) {
 	fs.StringVar(&stores, "stores", "memory,sqlite,postgres", "paykit stores to run (and their baselines)")
 	fs.BoolVar(&cfg.baselines, "baselines", true, "run the bare-json, bare-sql and client-only baselines")
 	fs.BoolVar(&cfg.half, "half", true, "run the half-peak latency passes")
+	fs.DurationVar(&cfg.bareCPU, "bare-cpu", 0, "make bare-json burn about this much more CPU per request (an experiment: the targets against bare JSON are then not checked)")
 	fs.StringVar(&cfg.pgURL, "pg", pg, "PostgreSQL server URL (a database is created there and dropped)")
 	fs.BoolVar(&cfg.runService, "service", true, "run paykit's sweeper and notification dispatcher (Service.Run)")
 	fs.BoolVar(&cfg.idemKey, "idempotency-key", false, "send an Idempotency-Key with every checkout")
@@ -257,7 +259,7 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 		if err := add(newClientTarget(ctx, tmplJSON)); err != nil {
 			return nil, fmt.Errorf("client-only target: %w", err)
 		}
-		if err := add(newBareJSONTarget(ctx, tmpl)); err != nil {
+		if err := add(newBareJSONTarget(ctx, tmpl, newBurner(cfg.bareCPU))); err != nil {
 			return nil, fmt.Errorf("bare-json target: %w", err)
 		}
 		for _, s := range stores {

@@ -331,9 +331,9 @@ func newPaykitTarget(ctx context.Context, cfg *config, e *env, store storeKind, 
 	return t, nil
 }
 
-func newBareJSONTarget(ctx context.Context, tmpl payment.Payment) (*target, error) {
+func newBareJSONTarget(ctx context.Context, tmpl payment.Payment, burn burner) (*target, error) {
 	t := &target{kind: kindBareJSON, store: storeNone, pool: &pool{}}
-	if err := t.serveHTTP(ctx, (&bareJSON{tmpl: tmpl}).handler()); err != nil {
+	if err := t.serveHTTP(ctx, (&bareJSON{tmpl: tmpl, burn: burn}).handler()); err != nil {
 		return nil, err
 	}
 	return t, nil
