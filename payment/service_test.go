@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +31,18 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestCheckoutAcceptsEveryOrderIDCharacter checks the edges of the order
+// id's alphabet and length that validation lets through.
+func TestCheckoutAcceptsEveryOrderIDCharacter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, id := range []string{"a", "AZaz09_-", strings.Repeat("Z", 50), "0-_9"} {
+		p, err := b.svc.Checkout(t.Context(), paymenttest.QRCheckout("sandbox", id, 100000, "THB"))
+		require.NoError(t, err, id)
+		require.Equal(t, id, p.OrderID)
+	}
+}
+
 func TestCheckoutValidationNamesTheFieldAndWritesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -46,7 +59,10 @@ func TestCheckoutValidationNamesTheFieldAndWritesNothing(t *testing.T) {
 		{"bad method", func(p *payment.CheckoutParams) { p.Method = "cash" }, "method", false},
 		{"unsupported method", func(p *payment.CheckoutParams) { p.Method = payment.MethodWeChat }, "method", false},
 		{"order id chars", func(p *payment.CheckoutParams) { p.OrderID = "a b" }, "order_id", false},
-		{"order id long", func(p *payment.CheckoutParams) { p.OrderID = string(make([]byte, 51)) }, "order_id", false},
+		{"order id long", func(p *payment.CheckoutParams) { p.OrderID = strings.Repeat("a", 51) }, "order_id", false},
+		{"order id zero bytes", func(p *payment.CheckoutParams) { p.OrderID = string(make([]byte, 10)) }, "order_id", false},
+		{"order id non-ASCII", func(p *payment.CheckoutParams) { p.OrderID = "ordé-1" }, "order_id", false},
+		{"order id dot", func(p *payment.CheckoutParams) { p.OrderID = "ord.1" }, "order_id", false},
 		{"zero amount", func(p *payment.CheckoutParams) { p.Amount = 0 }, "amount", false},
 		{"negative amount", func(p *payment.CheckoutParams) { p.Amount = -5 }, "amount", false},
 		{"currency", func(p *payment.CheckoutParams) { p.Currency = "thb" }, "currency", false},

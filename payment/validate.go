@@ -3,7 +3,6 @@ package payment
 import (
 	"errors"
 	"reflect"
-	"regexp"
 	"strings"
 
 	playground "github.com/go-playground/validator/v10"
@@ -14,8 +13,6 @@ import (
 type validator struct {
 	v *playground.Validate
 }
-
-var orderIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,50}$`)
 
 func newValidator() *validator {
 	v := playground.New(playground.WithRequiredStructEnabled())
@@ -30,7 +27,7 @@ func newValidator() *validator {
 		return name
 	})
 	_ = v.RegisterValidation("orderid", func(fl playground.FieldLevel) bool {
-		return orderIDPattern.MatchString(fl.Field().String())
+		return validOrderID(fl.Field().String())
 	})
 	_ = v.RegisterValidation("currency", func(fl playground.FieldLevel) bool {
 		_, err := CurrencyExponent(fl.Field().String())
@@ -97,6 +94,23 @@ func reason(fe playground.FieldError) string {
 	default:
 		return "is invalid"
 	}
+}
+
+// validOrderID reports whether id is 1 to 50 of A-Za-z0-9_-. It is a loop
+// rather than a regular expression: every checkout and payout runs it, and
+// the expression's matcher cost about 1% of a memstore checkout's CPU.
+func validOrderID(id string) bool {
+	if id == "" || len(id) > 50 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // ValidIdempotencyKey reports whether key is 1 to 255 printable ASCII
