@@ -240,22 +240,22 @@ func TestAddedP99PairsRounds(t *testing.T) {
 		}
 		return r
 	}
-	ms := time.Millisecond
+	msec := time.Millisecond
 	rep := &report{cfg: &config{rounds: 3}, passes: []*passResult{
-		pass(kindBareJSON, storeNone, 1*ms), pass(kindBareSQL, storePostgres, 4*ms), pass(kindPaykit, storePostgres, 10*ms), // +6 ms
-		pass(kindBareJSON, storeNone, 1*ms), pass(kindBareSQL, storePostgres, 100*ms), pass(kindPaykit, storePostgres, 9*ms), // -91 ms
-		pass(kindBareJSON, storeNone, 2*ms), pass(kindBareSQL, storePostgres, 3*ms), pass(kindPaykit, storePostgres, 11*ms), // +8 ms
+		pass(kindBareJSON, storeNone, 1*msec), pass(kindBareSQL, storePostgres, 4*msec), pass(kindPaykit, storePostgres, 10*msec), // +6 ms
+		pass(kindBareJSON, storeNone, 1*msec), pass(kindBareSQL, storePostgres, 100*msec), pass(kindPaykit, storePostgres, 9*msec), // -91 ms
+		pass(kindBareJSON, storeNone, 2*msec), pass(kindBareSQL, storePostgres, 3*msec), pass(kindPaykit, storePostgres, 11*msec), // +8 ms
 	}}
 	med, lo, hi, ok := rep.added(scWebhook, storePostgres, kindBareSQL, storePostgres)
 	require.True(t, ok)
-	require.InDelta(t, float64(6*ms), float64(med), float64(ms)/50)
-	require.InDelta(t, float64(-91*ms), float64(lo), float64(ms))
-	require.InDelta(t, float64(8*ms), float64(hi), float64(ms)/10)
-	c := rep.latencyCheck("webhook", storePostgres, kindBareSQL, storePostgres, 5*ms)
+	require.InDelta(t, float64(6*msec), float64(med), float64(msec)/50)
+	require.InDelta(t, float64(-91*msec), float64(lo), float64(msec))
+	require.InDelta(t, float64(8*msec), float64(hi), float64(msec)/10)
+	c := rep.latencyCheck("webhook", storePostgres, kindBareSQL, storePostgres, 5*msec)
 	require.False(t, c.skipped)
 	require.False(t, c.met, c.detail)
 	require.Regexp(t, `^webhook [56]\.\d\d ms \(-9\d\.\d\d to [78]\.\d\d\) at 500/s`, c.detail)
-	c = rep.latencyCheck("webhook", storePostgres, kindBareSQL, storePostgres, 7*ms)
+	c = rep.latencyCheck("webhook", storePostgres, kindBareSQL, storePostgres, 7*msec)
 	require.True(t, c.met, c.detail)
 	require.Len(t, rep.halfPeaks(), 1, "one row for the three rounds")
 	_, _, _, ok = rep.added(scCheckout, storePostgres, kindBareSQL, storePostgres)

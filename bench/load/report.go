@@ -306,7 +306,7 @@ func (r *report) latencyCheck(name string, store storeKind, base targetKind, bas
 	c := check{name: name, skipped: true, met: true}
 	var parts []string
 	for _, sc := range allScenarios {
-		med, _, _, ok := r.added(sc, store, base, baseStore)
+		med, lo, hi, ok := r.added(sc, store, base, baseStore)
 		if !ok {
 			continue
 		}
@@ -319,7 +319,7 @@ func (r *report) latencyCheck(name string, store storeKind, base targetKind, bas
 		if med >= limit || errs > 0 {
 			c.met = false
 		}
-		parts = append(parts, fmt.Sprintf("%s %s at %.0f/s", sc, r.addedText(sc, store, base, baseStore), ps[0].rate))
+		parts = append(parts, fmt.Sprintf("%s %s at %.0f/s", sc, msSpread(med, lo, hi), ps[0].rate))
 	}
 	c.detail = strings.Join(parts, ", ")
 	if len(parts) > 0 && r.cfg != nil && r.cfg.rounds > 1 {
@@ -374,14 +374,10 @@ func (r *report) added(sc scenario, store storeKind, base targetKind, baseStore 
 // were several rounds.
 func (r *report) addedText(sc scenario, store storeKind, base targetKind, baseStore storeKind) string {
 	med, lo, hi, ok := r.added(sc, store, base, baseStore)
-	switch {
-	case !ok:
+	if !ok {
 		return "-"
-	case lo == hi:
-		return ms(med)
-	default:
-		return msSpread(med, lo, hi)
 	}
+	return msSpread(med, lo, hi)
 }
 
 // medianQuantile returns the median over passes of their latency at q
